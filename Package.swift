@@ -1,8 +1,8 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
-// Strict module boundaries: imports are internal unless a file says otherwise, so
-// GRDB stays inside the SQLite store and Hummingbird stays out of the protocol core.
+// Strict module boundaries: GRDB stays inside the SQLite store, Hummingbird stays out of the
+// protocol core and the homeserver logic.
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
@@ -18,6 +18,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // The Matrix protocol, pure: no I/O, no HTTP, no database.
@@ -26,9 +32,49 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // Store protocols and records. No SQL here; backends implement these.
+        .target(name: "HearthStorage", dependencies: ["HearthCore"], swiftSettings: strict),
+        .target(
+            name: "HearthStorageSQLite",
+            dependencies: ["HearthStorage", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        // Homeserver behaviour without HTTP: accounts, rooms, the event pipeline, sync.
+        .target(
+            name: "HearthHomeserver",
+            dependencies: [
+                "HearthCore", "HearthStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ],
+            swiftSettings: strict
+        ),
+        // HTTP glue: the endpoint description, routing, JSON bodies, Matrix error responses.
+        .target(
+            name: "HearthHTTP",
+            dependencies: ["HearthCore", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: strict
+        ),
+        // /_matrix/client: one file per spec section.
+        .target(
+            name: "HearthClientAPI",
+            dependencies: ["HearthHTTP", "HearthHomeserver", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: strict
+        ),
+        // Composition root: configuration, wiring, listeners, lifecycle.
+        .target(
+            name: "HearthServer",
+            dependencies: [
+                "HearthClientAPI", "HearthStorageSQLite",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "HearthCommand",
-            dependencies: ["HearthCore"],
+            dependencies: ["HearthServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         .testTarget(
@@ -38,6 +84,10 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             resources: [.copy("Vectors")]
+        ),
+        .testTarget(
+            name: "HearthServerTests",
+            dependencies: ["HearthServer", .product(name: "Hummingbird", package: "hummingbird")]
         ),
     ]
 )

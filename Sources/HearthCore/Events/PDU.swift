@@ -31,13 +31,19 @@ public struct PDU: Sendable, Hashable {
     ///
     /// For room versions 3 and later the event ID is computed from the reference hash (any
     /// `event_id` the sender included is ignored, as it is not part of the format).
-    public init(json: JSONObject, version: RoomVersion) throws(EventFormatError) {
-        if version.enforcesCanonicalJSON, !JSONValue.object(json).isStrictlyCanonical {
-            throw EventFormatError("event is not canonical JSON (floats or out-of-range integers)")
+    ///
+    /// `storedEventID` is for events read back from this server's own database, which were
+    /// fully checked when they arrived: it skips the size, canonical-JSON and reference-hash
+    /// work, which would otherwise dominate reading a timeline.
+    public init(json: JSONObject, version: RoomVersion, storedEventID: EventID? = nil) throws(EventFormatError) {
+        if storedEventID == nil {
+            if version.enforcesCanonicalJSON, !JSONValue.object(json).isStrictlyCanonical {
+                throw EventFormatError("event is not canonical JSON (floats or out-of-range integers)")
+            }
+            let size: Int
+            do { size = try json.canonicalBytes().count } catch { size = json.encoded().count }
+            guard size <= PDU.maxSize else { throw EventFormatError("event exceeds \(PDU.maxSize) bytes") }
         }
-        let size: Int
-        do { size = try json.canonicalBytes().count } catch { size = json.encoded().count }
-        guard size <= PDU.maxSize else { throw EventFormatError("event exceeds \(PDU.maxSize) bytes") }
 
         guard let type = json["type"]?.stringValue else { throw EventFormatError("missing or non-string type") }
         guard type.utf8.count <= 255 else { throw EventFormatError("type longer than 255 bytes") }
@@ -65,7 +71,9 @@ public struct PDU: Sendable, Hashable {
         guard authEvents.count <= 10 else { throw EventFormatError("more than 10 auth_events") }
 
         let eventID: EventID
-        if legacyReferences {
+        if let storedEventID {
+            eventID = storedEventID
+        } else if legacyReferences {
             guard let text = json["event_id"]?.stringValue, let id = EventID(text), id.server != nil else {
                 throw EventFormatError("missing or invalid event_id")
             }
@@ -169,7 +177,7 @@ public struct PDU: Sendable, Hashable {
     public func redacted() -> PDU {
         let stripped = Redaction.redact(json, version: roomVersion)
         // The format was valid before; redaction only removes fields outside the format.
-        return (try? PDU(json: stripped, version: roomVersion)) ?? self
+        return (try? PDU(json: stripped, version: roomVersion, storedEventID: eventID)) ?? self
     }
 }
 

@@ -59,6 +59,7 @@ extension JSONValue {
 extension JSONObject {
     public func canonicalBytes() throws(CanonicalJSONError) -> [UInt8] { try JSONValue.object(self).canonicalBytes() }
     public func encoded() -> [UInt8] { JSONValue.object(self).encoded() }
+    public func encodedString() -> String { JSONValue.object(self).encodedString() }
 }
 
 enum JSONWriter {

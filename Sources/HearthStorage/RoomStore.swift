@@ -1,0 +1,186 @@
+public import HearthCore
+
+/// Identifies an immutable state snapshot. Snapshots are stored as a delta on a parent, so
+/// the state at every event costs only what changed.
+public typealias StateGroupID = Int64
+
+/// A position in the server-wide stream that orders everything /sync reports (events,
+/// account data, receipts…). Every write gets the next position; one integer is a complete
+/// sync token for persisted data.
+public typealias StreamPosition = Int64
+
+public struct RoomRecord: Sendable, Equatable {
+    public var roomID: RoomID
+    public var version: RoomVersion
+    public var creator: UserID
+    public var createdAt: Milliseconds
+    /// Listed in the public room directory.
+    public var isPublic: Bool
+    /// The state the room is in now, as this server sees it.
+    public var currentStateGroup: StateGroupID?
+    public var forwardExtremities: [EventID]
+
+    public init(roomID: RoomID, version: RoomVersion, creator: UserID, createdAt: Milliseconds, isPublic: Bool = false,
+                currentStateGroup: StateGroupID? = nil, forwardExtremities: [EventID] = []) {
+        self.roomID = roomID
+        self.version = version
+        self.creator = creator
+        self.createdAt = createdAt
+        self.isPublic = isPublic
+        self.currentStateGroup = currentStateGroup
+        self.forwardExtremities = forwardExtremities
+    }
+}
+
+public struct StoredEvent: Sendable {
+    /// The event as stored: after a redaction, its redacted form.
+    public var pdu: PDU
+    public var stream: StreamPosition
+    /// The state before this event.
+    public var stateGroupBefore: StateGroupID?
+    public var rejectionReason: String?
+    public var softFailed: Bool
+    public var redactedBy: EventID?
+    /// Set when the sender's client sent this event with a transaction ID (echoed in `unsigned`).
+    public var transactionID: String?
+    public var senderDeviceID: String?
+
+    public init(pdu: PDU, stream: StreamPosition, stateGroupBefore: StateGroupID?, rejectionReason: String? = nil,
+                softFailed: Bool = false, redactedBy: EventID? = nil, transactionID: String? = nil,
+                senderDeviceID: String? = nil) {
+        self.pdu = pdu
+        self.stream = stream
+        self.stateGroupBefore = stateGroupBefore
+        self.rejectionReason = rejectionReason
+        self.softFailed = softFailed
+        self.redactedBy = redactedBy
+        self.transactionID = transactionID
+        self.senderDeviceID = senderDeviceID
+    }
+
+    /// Visible in the room's timeline (not rejected, not soft-failed).
+    public var isVisible: Bool { rejectionReason == nil && !softFailed }
+}
+
+/// An event ready to be written, with the state facts the pipeline computed for it.
+public struct EventToPersist: Sendable {
+    public var pdu: PDU
+    public var stateGroupBefore: StateGroupID?
+    /// For an accepted state event: the state after it, as a change to `stateGroupBefore`.
+    public var stateChange: StateKey?
+    public var rejectionReason: String?
+    public var softFailed: Bool
+    /// If this event becomes the room's new head (local events and events that extend the
+    /// current state), the new forward extremities; nil leaves the room's head alone.
+    public var newForwardExtremities: [EventID]?
+    /// The client transaction that created this event, for idempotent retries.
+    public var transaction: ClientTransaction?
+
+    public init(pdu: PDU, stateGroupBefore: StateGroupID?, stateChange: StateKey?, rejectionReason: String? = nil,
+                softFailed: Bool = false, newForwardExtremities: [EventID]?, transaction: ClientTransaction? = nil) {
+        self.pdu = pdu
+        self.stateGroupBefore = stateGroupBefore
+        self.stateChange = stateChange
+        self.rejectionReason = rejectionReason
+        self.softFailed = softFailed
+        self.newForwardExtremities = newForwardExtremities
+        self.transaction = transaction
+    }
+}
+
+public struct ClientTransaction: Sendable, Hashable {
+    public var userID: UserID
+    public var deviceID: String
+    public var transactionID: String
+    public init(userID: UserID, deviceID: String, transactionID: String) {
+        self.userID = userID
+        self.deviceID = deviceID
+        self.transactionID = transactionID
+    }
+}
+
+public struct PersistedEvent: Sendable {
+    public var stream: StreamPosition
+    /// The state after the event (equal to the state before for non-state events).
+    public var stateGroupAfter: StateGroupID?
+    public init(stream: StreamPosition, stateGroupAfter: StateGroupID?) {
+        self.stream = stream
+        self.stateGroupAfter = stateGroupAfter
+    }
+}
+
+/// A user's membership in a room, from the room's current state.
+public struct Membership: Sendable, Equatable {
+    public var roomID: RoomID
+    public var userID: UserID
+    public var membership: String
+    public var eventID: EventID
+    public var stream: StreamPosition
+    /// The user chose to forget the room after leaving it.
+    public var forgotten: Bool
+
+    public init(roomID: RoomID, userID: UserID, membership: String, eventID: EventID, stream: StreamPosition,
+                forgotten: Bool = false) {
+        self.roomID = roomID
+        self.userID = userID
+        self.membership = membership
+        self.eventID = eventID
+        self.stream = stream
+        self.forgotten = forgotten
+    }
+}
+
+/// Where a /messages page starts: a topological position (depth, then stream).
+public struct TopologicalPosition: Sendable, Hashable, Comparable {
+    public var depth: Int64
+    public var stream: StreamPosition
+    public init(depth: Int64, stream: StreamPosition) {
+        self.depth = depth
+        self.stream = stream
+    }
+    public static func < (a: Self, b: Self) -> Bool { (a.depth, a.stream) < (b.depth, b.stream) }
+}
+
+public protocol RoomStore: Sendable {
+    func createRoom(_ room: RoomRecord) async throws
+    func room(_ roomID: RoomID) async throws -> RoomRecord?
+    func setPublic(_ roomID: RoomID, _ isPublic: Bool) async throws
+    func publicRooms() async throws -> [RoomID]
+
+    /// Writes an event, its state snapshot and (if asked) the room's new head and current
+    /// state in one transaction. A client transaction ID already used throws
+    /// `StorageError.conflict`.
+    func persist(_ event: EventToPersist) async throws -> PersistedEvent
+    /// Replaces a stored event's JSON with its redacted form and records who redacted it.
+    func applyRedaction(of eventID: EventID, redactedJSON: JSONObject, by redaction: EventID) async throws
+
+    func event(_ eventID: EventID) async throws -> StoredEvent?
+    func events(_ eventIDs: [EventID]) async throws -> [EventID: StoredEvent]
+    func eventForTransaction(_ transaction: ClientTransaction) async throws -> EventID?
+
+    /// The full state map of a snapshot.
+    func state(_ group: StateGroupID) async throws -> [StateKey: EventID]
+
+    /// Visible events of a room with stream position in `(after, upTo]`, newest first, at
+    /// most `limit`.
+    func recentEvents(in roomID: RoomID, after: StreamPosition, upTo: StreamPosition, limit: Int) async throws -> [StoredEvent]
+    /// Visible events before (backwards) or after (forwards) a topological position.
+    func events(in roomID: RoomID, from: TopologicalPosition, backwards: Bool, limit: Int) async throws -> [StoredEvent]
+    /// The topological position of an event (for pagination tokens and /context).
+    func topologicalPosition(of eventID: EventID) async throws -> TopologicalPosition?
+
+    /// Current memberships of a user, any state, excluding forgotten rooms.
+    func memberships(of userID: UserID) async throws -> [Membership]
+    /// Current memberships in a room.
+    func members(of roomID: RoomID) async throws -> [Membership]
+    func forget(_ roomID: RoomID, userID: UserID) async throws
+
+    /// The newest position in the server-wide stream.
+    func currentStreamPosition() async throws -> StreamPosition
+
+    func setAlias(_ alias: RoomAlias, to roomID: RoomID, creator: UserID) async throws
+    func roomID(forAlias alias: RoomAlias) async throws -> RoomID?
+    func aliases(of roomID: RoomID) async throws -> [RoomAlias]
+    func aliasCreator(_ alias: RoomAlias) async throws -> UserID?
+    func deleteAlias(_ alias: RoomAlias) async throws
+}

@@ -1,0 +1,373 @@
+import Foundation
+import GRDB
+import HearthCore
+import HearthStorage
+import Synchronization
+
+final class SQLiteRoomStore: RoomStore, Sendable {
+    let pool: DatabasePool
+    /// Snapshots never change once written, so their full maps can be cached freely.
+    private let stateCache = Mutex<[StateGroupID: [StateKey: EventID]]>([:])
+    private static let stateCacheLimit = 2_000
+    /// A snapshot stores its parent's delta; past this many links a full copy is written so
+    /// that reading state never walks a long chain.
+    private static let maxChainLength: Int64 = 50
+
+    init(pool: DatabasePool) { self.pool = pool }
+
+    // MARK: Rooms
+
+    func createRoom(_ room: RoomRecord) async throws {
+        try await storageCall {
+            try await pool.write { db in
+                try db.execute(
+                    sql: "INSERT INTO rooms (room_id, version, creator, created_at, is_public, current_state_group, forward_extremities) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    arguments: [room.roomID.rawValue, room.version.identifier, room.creator.rawValue, room.createdAt,
+                                room.isPublic, room.currentStateGroup, Self.encodeIDs(room.forwardExtremities)])
+            }
+        }
+    }
+
+    func room(_ roomID: RoomID) async throws -> RoomRecord? {
+        try await storageCall {
+            try await pool.read { db in
+                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM rooms WHERE room_id = ?", arguments: [roomID.rawValue]),
+                      let version = RoomVersion(row["version"] as String)
+                else { return nil }
+                return RoomRecord(roomID: roomID, version: version, creator: UserID(row["creator"] as String)!,
+                                  createdAt: row["created_at"], isPublic: row["is_public"],
+                                  currentStateGroup: row["current_state_group"],
+                                  forwardExtremities: Self.decodeIDs(row["forward_extremities"]))
+            }
+        }
+    }
+
+    func setPublic(_ roomID: RoomID, _ isPublic: Bool) async throws {
+        try await storageCall {
+            try await pool.write { db in
+                try db.execute(sql: "UPDATE rooms SET is_public = ? WHERE room_id = ?", arguments: [isPublic, roomID.rawValue])
+            }
+        }
+    }
+
+    func publicRooms() async throws -> [RoomID] {
+        try await storageCall {
+            try await pool.read { db in
+                try String.fetchAll(db, sql: "SELECT room_id FROM rooms WHERE is_public = 1 ORDER BY created_at").compactMap(RoomID.init)
+            }
+        }
+    }
+
+    static func encodeIDs(_ ids: [EventID]) -> String { JSONValue(ids.map(\.rawValue)).encodedString() }
+    static func decodeIDs(_ text: String) -> [EventID] {
+        (try? JSONValue.parse(text))?.arrayValue?.compactMap { $0.stringValue.flatMap(EventID.init) } ?? []
+    }
+
+    // MARK: Persisting
+
+    func persist(_ event: EventToPersist) async throws -> PersistedEvent {
+        let pdu = event.pdu
+        let json = pdu.json.encodedString()
+        return try await storageCall {
+            try await pool.write { db in
+                let stream = try nextStreamPosition(db)
+                var after = event.stateGroupBefore
+                if let key = event.stateChange, event.rejectionReason == nil {
+                    after = try Self.createStateGroup(db, room: pdu.roomID, parent: event.stateGroupBefore, set: key, to: pdu.eventID)
+                }
+                try db.execute(
+                    sql: """
+                        INSERT INTO events (stream, event_id, room_id, type, state_key, sender, depth, origin_server_ts, json,
+                          state_group_before, state_group_after, rejection_reason, soft_failed, txn_id, device_id)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [stream, pdu.eventID.rawValue, pdu.roomID.rawValue, pdu.type, pdu.stateKey, pdu.sender.rawValue,
+                                pdu.depth, pdu.originServerTS, json, event.stateGroupBefore, after, event.rejectionReason,
+                                event.softFailed, event.transaction?.transactionID, event.transaction?.deviceID])
+                for prev in pdu.prevEvents {
+                    try db.execute(sql: "INSERT OR IGNORE INTO event_edges (event_id, prev_event_id) VALUES (?, ?)",
+                                   arguments: [pdu.eventID.rawValue, prev.rawValue])
+                }
+                for auth in pdu.authEvents {
+                    try db.execute(sql: "INSERT OR IGNORE INTO event_auth_edges (event_id, auth_event_id) VALUES (?, ?)",
+                                   arguments: [pdu.eventID.rawValue, auth.rawValue])
+                }
+                if let txn = event.transaction {
+                    try db.execute(sql: "INSERT INTO client_transactions (user_id, device_id, txn_id, event_id) VALUES (?, ?, ?, ?)",
+                                   arguments: [txn.userID.rawValue, txn.deviceID, txn.transactionID, pdu.eventID.rawValue])
+                }
+                if let extremities = event.newForwardExtremities {
+                    try db.execute(sql: "UPDATE rooms SET forward_extremities = ?, current_state_group = ? WHERE room_id = ?",
+                                   arguments: [Self.encodeIDs(extremities), after, pdu.roomID.rawValue])
+                    if pdu.type == "m.room.member", let target = pdu.stateKey, event.rejectionReason == nil, !event.softFailed,
+                       let membership = pdu.content["membership"]?.stringValue {
+                        try db.execute(
+                            sql: """
+                                INSERT INTO memberships (room_id, user_id, membership, event_id, stream, forgotten) VALUES (?, ?, ?, ?, ?, 0)
+                                ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership,
+                                  event_id = excluded.event_id, stream = excluded.stream, forgotten = 0
+                                """,
+                            arguments: [pdu.roomID.rawValue, target, membership, pdu.eventID.rawValue, stream])
+                    }
+                }
+                return PersistedEvent(stream: stream, stateGroupAfter: after)
+            }
+        }
+    }
+
+    private static func createStateGroup(_ db: Database, room: RoomID, parent: StateGroupID?, set key: StateKey,
+                                         to eventID: EventID) throws -> StateGroupID {
+        let parentLength = try parent.flatMap {
+            try Int64.fetchOne(db, sql: "SELECT chain_length FROM state_groups WHERE id = ?", arguments: [$0])
+        }
+        if let parent, let parentLength, parentLength + 1 <= maxChainLength {
+            try db.execute(sql: "INSERT INTO state_groups (room_id, parent, chain_length) VALUES (?, ?, ?)",
+                           arguments: [room.rawValue, parent, parentLength + 1])
+            let group = db.lastInsertedRowID
+            try insertEntries(db, group: group, [key: eventID])
+            return group
+        }
+        var full = try parent.map { try loadState(db, group: $0) } ?? [:]
+        full[key] = eventID
+        try db.execute(sql: "INSERT INTO state_groups (room_id, parent, chain_length) VALUES (?, NULL, 0)", arguments: [room.rawValue])
+        let group = db.lastInsertedRowID
+        try insertEntries(db, group: group, full)
+        return group
+    }
+
+    private static func insertEntries(_ db: Database, group: StateGroupID, _ entries: [StateKey: EventID]) throws {
+        let statement = try db.cachedStatement(
+            sql: "INSERT INTO state_group_entries (state_group, type, state_key, event_id) VALUES (?, ?, ?, ?)")
+        for (key, eventID) in entries {
+            try statement.execute(arguments: [group, key.type, key.stateKey, eventID.rawValue])
+        }
+    }
+
+    /// Walks a snapshot's chain to its root and applies the deltas, root first.
+    private static func loadState(_ db: Database, group: StateGroupID) throws -> [StateKey: EventID] {
+        var chain: [StateGroupID] = []
+        var next: StateGroupID? = group
+        while let current = next {
+            chain.append(current)
+            next = try StateGroupID?.fetchOne(db, sql: "SELECT parent FROM state_groups WHERE id = ?", arguments: [current]) ?? nil
+        }
+        var state: [StateKey: EventID] = [:]
+        for current in chain.reversed() {
+            let rows = try Row.fetchCursor(db, sql: "SELECT type, state_key, event_id FROM state_group_entries WHERE state_group = ?",
+                                           arguments: [current])
+            while let row = try rows.next() {
+                state[StateKey(row[0], row[1])] = EventID(row[2] as String)
+            }
+        }
+        return state
+    }
+
+    func state(_ group: StateGroupID) async throws -> [StateKey: EventID] {
+        if let cached = stateCache.withLock({ $0[group] }) { return cached }
+        let state = try await storageCall { try await pool.read { db in try Self.loadState(db, group: group) } }
+        stateCache.withLock { cache in
+            if cache.count >= Self.stateCacheLimit { cache.removeAll(keepingCapacity: true) }
+            cache[group] = state
+        }
+        return state
+    }
+
+    func applyRedaction(of eventID: EventID, redactedJSON: JSONObject, by redaction: EventID) async throws {
+        try await storageCall {
+            try await pool.write { db in
+                try db.execute(sql: "UPDATE events SET json = ?, redacted_by = ? WHERE event_id = ?",
+                               arguments: [redactedJSON.encodedString(), redaction.rawValue, eventID.rawValue])
+            }
+        }
+    }
+
+    // MARK: Reading events
+
+    private static let eventColumns = """
+        e.stream, e.event_id, e.json, e.state_group_before, e.rejection_reason, e.soft_failed, e.redacted_by, e.txn_id,
+        e.device_id, r.version
+        """
+
+    private static func storedEvent(from row: Row) throws -> StoredEvent {
+        guard let version = RoomVersion(row["version"] as String), let eventID = EventID(row["event_id"] as String) else {
+            throw StorageError.backend("stored event has an unknown room version")
+        }
+        let object = try JSONValue.parse(row["json"] as String).objectValue ?? [:]
+        let pdu = try PDU(json: object, version: version, storedEventID: eventID)
+        return StoredEvent(pdu: pdu, stream: row["stream"], stateGroupBefore: row["state_group_before"],
+                           rejectionReason: row["rejection_reason"], softFailed: row["soft_failed"],
+                           redactedBy: (row["redacted_by"] as String?).flatMap(EventID.init),
+                           transactionID: row["txn_id"], senderDeviceID: row["device_id"])
+    }
+
+    func event(_ eventID: EventID) async throws -> StoredEvent? {
+        try await storageCall {
+            try await pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id) WHERE e.event_id = ?",
+                                 arguments: [eventID.rawValue]).map(Self.storedEvent(from:))
+            }
+        }
+    }
+
+    func events(_ eventIDs: [EventID]) async throws -> [EventID: StoredEvent] {
+        if eventIDs.isEmpty { return [:] }
+        return try await storageCall {
+            try await pool.read { db in
+                var result: [EventID: StoredEvent] = [:]
+                // Chunked to stay under SQLite's bound-parameter limit.
+                for start in stride(from: 0, to: eventIDs.count, by: 500) {
+                    let chunk = eventIDs[start..<min(start + 500, eventIDs.count)]
+                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                    let rows = try Row.fetchAll(
+                        db, sql: "SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id) WHERE e.event_id IN (\(marks))",
+                        arguments: StatementArguments(chunk.map(\.rawValue)))
+                    for row in rows {
+                        let event = try Self.storedEvent(from: row)
+                        result[event.pdu.eventID] = event
+                    }
+                }
+                return result
+            }
+        }
+    }
+
+    func eventForTransaction(_ transaction: ClientTransaction) async throws -> EventID? {
+        try await storageCall {
+            try await pool.read { db in
+                try String.fetchOne(db, sql: "SELECT event_id FROM client_transactions WHERE user_id = ? AND device_id = ? AND txn_id = ?",
+                                    arguments: [transaction.userID.rawValue, transaction.deviceID, transaction.transactionID])
+                    .flatMap(EventID.init)
+            }
+        }
+    }
+
+    func recentEvents(in roomID: RoomID, after: StreamPosition, upTo: StreamPosition, limit: Int) async throws -> [StoredEvent] {
+        try await storageCall {
+            try await pool.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id)
+                        WHERE e.room_id = ? AND e.stream > ? AND e.stream <= ? AND e.rejection_reason IS NULL AND e.soft_failed = 0
+                        ORDER BY e.stream DESC LIMIT ?
+                        """,
+                    arguments: [roomID.rawValue, after, upTo, limit]
+                ).map(Self.storedEvent(from:))
+            }
+        }
+    }
+
+    func events(in roomID: RoomID, from position: TopologicalPosition, backwards: Bool, limit: Int) async throws -> [StoredEvent] {
+        let comparison = backwards ? "<" : ">"
+        let order = backwards ? "DESC" : "ASC"
+        return try await storageCall {
+            try await pool.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id)
+                        WHERE e.room_id = ? AND (e.depth, e.stream) \(comparison) (?, ?)
+                          AND e.rejection_reason IS NULL AND e.soft_failed = 0
+                        ORDER BY e.depth \(order), e.stream \(order) LIMIT ?
+                        """,
+                    arguments: [roomID.rawValue, position.depth, position.stream, limit]
+                ).map(Self.storedEvent(from:))
+            }
+        }
+    }
+
+    func topologicalPosition(of eventID: EventID) async throws -> TopologicalPosition? {
+        try await storageCall {
+            try await pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT depth, stream FROM events WHERE event_id = ?", arguments: [eventID.rawValue]).map {
+                    TopologicalPosition(depth: $0["depth"], stream: $0["stream"])
+                }
+            }
+        }
+    }
+
+    // MARK: Memberships
+
+    private static func membership(from row: Row) -> Membership {
+        Membership(roomID: RoomID(row["room_id"] as String)!, userID: UserID(row["user_id"] as String)!,
+                   membership: row["membership"], eventID: EventID(row["event_id"] as String)!, stream: row["stream"],
+                   forgotten: row["forgotten"])
+    }
+
+    func memberships(of userID: UserID) async throws -> [Membership] {
+        try await storageCall {
+            try await pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM memberships WHERE user_id = ? AND forgotten = 0", arguments: [userID.rawValue])
+                    .map(Self.membership(from:))
+            }
+        }
+    }
+
+    func members(of roomID: RoomID) async throws -> [Membership] {
+        try await storageCall {
+            try await pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM memberships WHERE room_id = ?", arguments: [roomID.rawValue])
+                    .map(Self.membership(from:))
+            }
+        }
+    }
+
+    func forget(_ roomID: RoomID, userID: UserID) async throws {
+        try await storageCall {
+            try await pool.write { db in
+                try db.execute(sql: "UPDATE memberships SET forgotten = 1 WHERE room_id = ? AND user_id = ?",
+                               arguments: [roomID.rawValue, userID.rawValue])
+            }
+        }
+    }
+
+    func currentStreamPosition() async throws -> StreamPosition {
+        try await storageCall {
+            try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT position FROM stream_counter WHERE id = 1") ?? 0 }
+        }
+    }
+
+    // MARK: Aliases
+
+    func setAlias(_ alias: RoomAlias, to roomID: RoomID, creator: UserID) async throws {
+        try await storageCall {
+            try await pool.write { db in
+                try db.execute(sql: "INSERT INTO room_aliases (alias, room_id, creator) VALUES (?, ?, ?)",
+                               arguments: [alias.rawValue, roomID.rawValue, creator.rawValue])
+            }
+        }
+    }
+
+    func roomID(forAlias alias: RoomAlias) async throws -> RoomID? {
+        try await storageCall {
+            try await pool.read { db in
+                try String.fetchOne(db, sql: "SELECT room_id FROM room_aliases WHERE alias = ?", arguments: [alias.rawValue]).flatMap(RoomID.init)
+            }
+        }
+    }
+
+    func aliases(of roomID: RoomID) async throws -> [RoomAlias] {
+        try await storageCall {
+            try await pool.read { db in
+                try String.fetchAll(db, sql: "SELECT alias FROM room_aliases WHERE room_id = ? ORDER BY alias", arguments: [roomID.rawValue])
+                    .compactMap(RoomAlias.init)
+            }
+        }
+    }
+
+    func aliasCreator(_ alias: RoomAlias) async throws -> UserID? {
+        try await storageCall {
+            try await pool.read { db in
+                try String.fetchOne(db, sql: "SELECT creator FROM room_aliases WHERE alias = ?", arguments: [alias.rawValue]).flatMap(UserID.init)
+            }
+        }
+    }
+
+    func deleteAlias(_ alias: RoomAlias) async throws {
+        try await storageCall {
+            try await pool.write { db in
+                try db.execute(sql: "DELETE FROM room_aliases WHERE alias = ?", arguments: [alias.rawValue])
+            }
+        }
+    }
+}

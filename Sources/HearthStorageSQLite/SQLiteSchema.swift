@@ -1,0 +1,175 @@
+import GRDB
+
+/// The schema, as an append-only list of migrations. Never edit a shipped migration: add one.
+enum SQLiteSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("0001_initial") { db in
+            try db.execute(sql: """
+                CREATE TABLE accounts (
+                    user_id TEXT PRIMARY KEY NOT NULL,
+                    password_hash TEXT,
+                    is_admin INTEGER NOT NULL DEFAULT 0,
+                    is_guest INTEGER NOT NULL DEFAULT 0,
+                    is_deactivated INTEGER NOT NULL DEFAULT 0,
+                    created_at INTEGER NOT NULL,
+                    display_name TEXT,
+                    avatar_url TEXT
+                );
+                CREATE TABLE devices (
+                    user_id TEXT NOT NULL,
+                    device_id TEXT NOT NULL,
+                    display_name TEXT,
+                    last_seen_at INTEGER,
+                    last_seen_ip TEXT,
+                    PRIMARY KEY (user_id, device_id)
+                );
+                CREATE TABLE sessions (
+                    access_token_digest BLOB PRIMARY KEY NOT NULL,
+                    refresh_token_digest BLOB UNIQUE,
+                    user_id TEXT NOT NULL,
+                    device_id TEXT NOT NULL,
+                    expires_at INTEGER
+                );
+                CREATE INDEX sessions_by_device ON sessions(user_id, device_id);
+                CREATE TABLE registration_tokens (
+                    token TEXT PRIMARY KEY NOT NULL,
+                    uses_allowed INTEGER,
+                    uses INTEGER NOT NULL DEFAULT 0,
+                    expires_at INTEGER
+                );
+
+                CREATE TABLE stream_counter (id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL);
+                INSERT INTO stream_counter (id, position) VALUES (1, 0);
+
+                CREATE TABLE rooms (
+                    room_id TEXT PRIMARY KEY NOT NULL,
+                    version TEXT NOT NULL,
+                    creator TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    is_public INTEGER NOT NULL DEFAULT 0,
+                    current_state_group INTEGER,
+                    forward_extremities TEXT NOT NULL DEFAULT '[]'
+                );
+                -- Every event's original JSON; `stream` orders /sync, (depth, stream) orders /messages.
+                CREATE TABLE events (
+                    stream INTEGER PRIMARY KEY NOT NULL,
+                    event_id TEXT NOT NULL UNIQUE,
+                    room_id TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    state_key TEXT,
+                    sender TEXT NOT NULL,
+                    depth INTEGER NOT NULL,
+                    origin_server_ts INTEGER NOT NULL,
+                    json TEXT NOT NULL,
+                    state_group_before INTEGER,
+                    state_group_after INTEGER,
+                    rejection_reason TEXT,
+                    soft_failed INTEGER NOT NULL DEFAULT 0,
+                    redacted_by TEXT,
+                    txn_id TEXT,
+                    device_id TEXT
+                );
+                CREATE INDEX events_by_room_stream ON events(room_id, stream);
+                CREATE INDEX events_by_room_topology ON events(room_id, depth, stream);
+                CREATE TABLE event_edges (
+                    event_id TEXT NOT NULL,
+                    prev_event_id TEXT NOT NULL,
+                    PRIMARY KEY (event_id, prev_event_id)
+                );
+                CREATE INDEX event_edges_by_prev ON event_edges(prev_event_id);
+                CREATE TABLE event_auth_edges (
+                    event_id TEXT NOT NULL,
+                    auth_event_id TEXT NOT NULL,
+                    PRIMARY KEY (event_id, auth_event_id)
+                );
+                -- State snapshots: a group is its parent plus its own entries (child wins).
+                CREATE TABLE state_groups (
+                    id INTEGER PRIMARY KEY NOT NULL,
+                    room_id TEXT NOT NULL,
+                    parent INTEGER,
+                    chain_length INTEGER NOT NULL
+                );
+                CREATE TABLE state_group_entries (
+                    state_group INTEGER NOT NULL,
+                    type TEXT NOT NULL,
+                    state_key TEXT NOT NULL,
+                    event_id TEXT NOT NULL,
+                    PRIMARY KEY (state_group, type, state_key)
+                );
+                CREATE TABLE client_transactions (
+                    user_id TEXT NOT NULL,
+                    device_id TEXT NOT NULL,
+                    txn_id TEXT NOT NULL,
+                    event_id TEXT NOT NULL,
+                    PRIMARY KEY (user_id, device_id, txn_id)
+                );
+                CREATE TABLE memberships (
+                    room_id TEXT NOT NULL,
+                    user_id TEXT NOT NULL,
+                    membership TEXT NOT NULL,
+                    event_id TEXT NOT NULL,
+                    stream INTEGER NOT NULL,
+                    forgotten INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (room_id, user_id)
+                );
+                CREATE INDEX memberships_by_user ON memberships(user_id);
+                CREATE TABLE room_aliases (
+                    alias TEXT PRIMARY KEY NOT NULL,
+                    room_id TEXT NOT NULL,
+                    creator TEXT NOT NULL
+                );
+                CREATE INDEX room_aliases_by_room ON room_aliases(room_id);
+
+                CREATE TABLE account_data (
+                    user_id TEXT NOT NULL,
+                    room_id TEXT NOT NULL DEFAULT '',
+                    type TEXT NOT NULL,
+                    content TEXT NOT NULL,
+                    stream INTEGER NOT NULL,
+                    PRIMARY KEY (user_id, room_id, type)
+                );
+                CREATE INDEX account_data_by_stream ON account_data(user_id, stream);
+                CREATE TABLE receipts (
+                    room_id TEXT NOT NULL,
+                    user_id TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    thread_id TEXT NOT NULL DEFAULT '',
+                    event_id TEXT NOT NULL,
+                    ts INTEGER NOT NULL,
+                    stream INTEGER NOT NULL,
+                    PRIMARY KEY (room_id, user_id, type, thread_id)
+                );
+                CREATE INDEX receipts_by_stream ON receipts(room_id, stream);
+                CREATE TABLE filters (
+                    user_id TEXT NOT NULL,
+                    filter_id INTEGER NOT NULL,
+                    json TEXT NOT NULL,
+                    PRIMARY KEY (user_id, filter_id)
+                );
+                CREATE TABLE reports (
+                    id INTEGER PRIMARY KEY,
+                    reporter TEXT NOT NULL,
+                    room_id TEXT,
+                    event_id TEXT,
+                    user_id TEXT,
+                    reason TEXT,
+                    score INTEGER,
+                    created_at INTEGER NOT NULL,
+                    resolved_at INTEGER
+                );
+                CREATE TABLE media (
+                    media_id TEXT PRIMARY KEY NOT NULL,
+                    uploader TEXT,
+                    content_type TEXT NOT NULL,
+                    file_name TEXT,
+                    size INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    sha256 TEXT NOT NULL
+                );
+                CREATE INDEX media_by_digest ON media(sha256);
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,69 @@
+public import HearthStorage
+import Foundation
+import GRDB
+
+/// The embedded backend: one SQLite file in WAL mode, opened through GRDB's pool (one writer,
+/// several concurrent readers). The schema is versioned by migrations that run at open.
+public final class SQLiteStorage: Storage, @unchecked Sendable {
+    public enum Synchronous: String, Sendable {
+        /// fsync at every commit: an acknowledged write survives power loss (the default).
+        case full
+        /// fsync at checkpoints only: survives a process crash or kill, not a power cut.
+        case normal
+    }
+
+    let pool: DatabasePool
+    public let accounts: any AccountStore
+    public let rooms: any RoomStore
+    public let userData: any UserDataStore
+    public let media: any MediaStore
+
+    public init(path: String, synchronous: Synchronous = .full) throws {
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous == .full ? "FULL" : "NORMAL")")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try SQLiteSchema.migrator.migrate(pool)
+        } catch {
+            throw StorageError.backend("cannot open SQLite database at \(path): \(error)")
+        }
+        accounts = SQLiteAccountStore(pool: pool)
+        rooms = SQLiteRoomStore(pool: pool)
+        userData = SQLiteUserDataStore(pool: pool)
+        media = SQLiteMediaStore(pool: pool)
+    }
+
+    /// Applied migrations, oldest first (for diagnostics and tests).
+    public func appliedMigrations() throws -> [String] {
+        try pool.read { db in try SQLiteSchema.migrator.appliedMigrations(db) }
+    }
+}
+
+/// Runs a GRDB operation and turns its failures into `StorageError`.
+func storageCall<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as StorageError {
+        throw error
+    } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+        throw StorageError.conflict(error.message ?? "constraint violated")
+    } catch {
+        throw StorageError.backend("\(error)")
+    }
+}
+
+/// Takes the next position in the server-wide stream. Must run inside a write transaction, so
+/// positions commit in the order they are taken.
+func nextStreamPosition(_ db: Database) throws -> Int64 {
+    guard let position = try Int64.fetchOne(db, sql: "UPDATE stream_counter SET position = position + 1 WHERE id = 1 RETURNING position")
+    else { throw StorageError.backend("stream counter missing") }
+    return position
+}
+
+extension Data {
+    init(_ bytes: [UInt8]) { self = Data(bytes: bytes, count: bytes.count) }
+}
