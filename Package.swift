@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // The Matrix protocol, pure: no I/O, no HTTP, no database.
@@ -52,7 +53,12 @@ let package = Package(
         // HTTP glue: the endpoint description, routing, JSON bodies, Matrix error responses.
         .target(
             name: "HearthHTTP",
-            dependencies: ["HearthCore", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [
+                "HearthCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         // /_matrix/client: one file per spec section.
