@@ -166,6 +166,12 @@ public protocol RoomStore: Sendable {
     func recentEvents(in roomID: RoomID, after: StreamPosition, upTo: StreamPosition, limit: Int) async throws -> [StoredEvent]
     /// Visible events before (backwards) or after (forwards) a topological position.
     func events(in roomID: RoomID, from: TopologicalPosition, backwards: Bool, limit: Int) async throws -> [StoredEvent]
+    /// Every accepted event that set `key` in the room, oldest first (membership history).
+    func stateHistory(in roomID: RoomID, key: StateKey) async throws -> [StoredEvent]
+    /// The newest visible event of a room at or before a stream position.
+    func latestEvent(in roomID: RoomID, atOrBefore: StreamPosition) async throws -> StoredEvent?
+    /// The state after an event.
+    func stateGroupAfter(_ eventID: EventID) async throws -> StateGroupID?
     /// The topological position of an event (for pagination tokens and /context).
     func topologicalPosition(of eventID: EventID) async throws -> TopologicalPosition?
 

@@ -276,6 +276,47 @@ final class SQLiteRoomStore: RoomStore, Sendable {
         }
     }
 
+    func stateHistory(in roomID: RoomID, key: StateKey) async throws -> [StoredEvent] {
+        try await storageCall {
+            try await pool.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id)
+                        WHERE e.room_id = ? AND e.type = ? AND e.state_key = ? AND e.rejection_reason IS NULL
+                        ORDER BY e.stream
+                        """,
+                    arguments: [roomID.rawValue, key.type, key.stateKey]
+                ).map(Self.storedEvent(from:))
+            }
+        }
+    }
+
+    func latestEvent(in roomID: RoomID, atOrBefore position: StreamPosition) async throws -> StoredEvent? {
+        try await storageCall {
+            try await pool.read { db in
+                try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id)
+                        WHERE e.room_id = ? AND e.stream <= ? AND e.rejection_reason IS NULL AND e.soft_failed = 0
+                        ORDER BY e.stream DESC LIMIT 1
+                        """,
+                    arguments: [roomID.rawValue, position]
+                ).map(Self.storedEvent(from:))
+            }
+        }
+    }
+
+    func stateGroupAfter(_ eventID: EventID) async throws -> StateGroupID? {
+        try await storageCall {
+            try await pool.read { db in
+                try StateGroupID?.fetchOne(db, sql: "SELECT state_group_after FROM events WHERE event_id = ?",
+                                           arguments: [eventID.rawValue]) ?? nil
+            }
+        }
+    }
+
     func topologicalPosition(of eventID: EventID) async throws -> TopologicalPosition? {
         try await storageCall {
             try await pool.read { db in

@@ -50,6 +50,9 @@ public struct MatrixError: Error, Sendable, CustomStringConvertible {
     public var status: Int
     public var message: String
     public var extra: JSONObject
+    /// A response body that replaces the standard one. User-interactive authentication uses it:
+    /// its first 401 carries flows and a session but no errcode.
+    public var bodyOverride: JSONObject?
 
     public init(_ code: ErrorCode, status: Int, _ message: String, extra: JSONObject = [:]) {
         self.code = code
@@ -62,6 +65,7 @@ public struct MatrixError: Error, Sendable, CustomStringConvertible {
 
     /// The body of the error response.
     public var body: JSONValue {
+        if let bodyOverride { return .object(bodyOverride) }
         var object = extra
         object["errcode"] = .string(code.rawValue)
         object["error"] = .string(message)
@@ -76,6 +80,10 @@ public struct MatrixError: Error, Sendable, CustomStringConvertible {
     public static func invalidParam(_ message: String) -> MatrixError { MatrixError(.invalidParam, status: 400, message) }
     public static func unknown(_ message: String) -> MatrixError { MatrixError(.unknown, status: 500, message) }
     public static func tooLarge(_ message: String) -> MatrixError { MatrixError(.tooLarge, status: 413, message) }
+    public static func unknownToken(_ message: String, softLogout: Bool = false) -> MatrixError {
+        MatrixError(.unknownToken, status: 401, message, extra: softLogout ? ["soft_logout": true] : [:])
+    }
+    public static func missingToken() -> MatrixError { MatrixError(.missingToken, status: 401, "Missing access token") }
     public static func unrecognized(_ message: String, status: Int = 404) -> MatrixError {
         MatrixError(.unrecognized, status: status, message)
     }

@@ -1,0 +1,98 @@
+public import HearthCore
+import Logging
+public import HearthStorage
+
+extension Rooms {
+    /// Sends a membership change, after checks the auth rules cannot make (the target must be
+    /// a user this server knows, or a remote user).
+    @discardableResult
+    public func setMembership(_ roomID: RoomID, sender: UserID, target: UserID, membership: String, reason: String? = nil,
+                              extra: JSONObject = [:]) async throws -> EventID {
+        guard try await exists(roomID) else { throw MatrixError.notFound("Unknown room \(roomID)") }
+        if target.server == settings.serverName {
+            guard let account = try await accounts.account(target), !account.isDeactivated || membership == "leave" || membership == "ban"
+            else { throw MatrixError.notFound("Unknown user \(target)") }
+        } else if membership == "invite" || membership == "join" || membership == "knock" {
+            throw MatrixError(.forbidden, status: 403, "Federation with \(target.server) is not available on this server yet")
+        }
+        var content = extra
+        content["membership"] = .string(membership)
+        if let reason { content["reason"] = .string(reason) }
+        if membership == "join" || (membership == "invite" && target.server == settings.serverName) {
+            // The member event carries the profile the room should show.
+            if let account = try await accounts.account(target) {
+                if content["displayname"] == nil, let name = account.displayName { content["displayname"] = .string(name) }
+                if content["avatar_url"] == nil, let avatar = account.avatarURL { content["avatar_url"] = .string(avatar) }
+            }
+        }
+        return try await send(roomID, sender: sender, type: "m.room.member", stateKey: target.rawValue, content: content)
+    }
+
+    public func join(_ roomID: RoomID, user: UserID, reason: String? = nil) async throws -> EventID {
+        guard try await exists(roomID) else {
+            throw MatrixError.notFound("No known servers to join \(roomID) through")
+        }
+        // Joining again is a no-op in the spec's eyes, but a new event is harmless; avoid it.
+        if try await membership(of: user, in: roomID) == "join",
+           let id = try await head(roomID).state[.member(user)] {
+            return id
+        }
+        return try await setMembership(roomID, sender: user, target: user, membership: "join", reason: reason)
+    }
+
+    /// Pushes a new display name or avatar into every room the user is joined to.
+    public func propagateProfile(of user: UserID, displayName: String?, avatarURL: String?) async throws {
+        for membership in try await store.memberships(of: user) where membership.membership == "join" {
+            guard var content = try await currentStateEvent(membership.roomID, .member(user))?.content else { continue }
+            content["displayname"] = displayName.map(JSONValue.string)
+            content["avatar_url"] = avatarURL.map(JSONValue.string)
+            do {
+                try await send(membership.roomID, sender: user, type: "m.room.member", stateKey: user.rawValue, content: content)
+            } catch {
+                logger.warning("profile update not sent", metadata: ["room": "\(membership.roomID)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Leaves every room (deactivation).
+    public func leaveAll(_ user: UserID) async throws {
+        for membership in try await store.memberships(of: user) where ["join", "invite", "knock"].contains(membership.membership) {
+            _ = try? await setMembership(membership.roomID, sender: user, target: user, membership: "leave")
+        }
+    }
+
+    public func memberships(of user: UserID) async throws -> [Membership] { try await store.memberships(of: user) }
+    public func members(of roomID: RoomID) async throws -> [Membership] { try await store.members(of: roomID) }
+    public func forget(_ roomID: RoomID, user: UserID) async throws {
+        let current = try await membership(of: user, in: roomID)
+        if current == "join" || current == "invite" || current == "knock" {
+            throw MatrixError(.unknown, status: 400, "User must leave the room before forgetting it")
+        }
+        try await store.forget(roomID, userID: user)
+    }
+
+    /// Requires that `user` is joined to the room.
+    public func requireJoined(_ user: UserID, _ roomID: RoomID) async throws {
+        guard try await exists(roomID), try await membership(of: user, in: roomID) == "join" else {
+            throw MatrixError.forbidden("User \(user) not in room \(roomID)")
+        }
+    }
+
+    // MARK: Redaction
+
+    /// A redaction from a client: allowed for one's own events, or with the redact power level.
+    public func redact(_ roomID: RoomID, sender: UserID, target: EventID, reason: String?,
+                       transaction: ClientTransaction?) async throws -> EventID {
+        try await requireJoined(sender, roomID)
+        if let stored = try await store.event(target), stored.pdu.roomID == roomID, stored.pdu.sender != sender {
+            let levels = try await powerLevels(roomID)
+            guard levels.userLevel(sender) >= .finite(levels.redact) else {
+                throw MatrixError.forbidden("You don't have permission to redact events")
+            }
+        }
+        var content: JSONObject = [:]
+        if let reason { content["reason"] = .string(reason) }
+        return try await send(roomID, sender: sender, type: "m.room.redaction", content: content, redacts: target,
+                              transaction: transaction)
+    }
+}
