@@ -45,7 +45,10 @@ public struct JSONObject: Sendable, Hashable {
     public subscript(key: String) -> JSONValue? {
         get {
             let (index, found) = position(of: key)
-            return found ? members[index].value : nil
+            // Not `found ? value : nil`: JSONValue is ExpressibleByNilLiteral, so the ternary
+            // would turn `nil` into `.null` and a missing key would read as a present null.
+            guard found else { return nil }
+            return members[index].value
         }
         set {
             let (index, found) = position(of: key)
