@@ -1,0 +1,75 @@
+public import HearthCore
+public import HearthStorage
+public import Logging
+
+/// The homeserver's behaviour, without HTTP: every feature, wired to one storage backend.
+public final class Homeserver: Sendable {
+    public let settings: HomeserverSettings
+    public let storage: any Storage
+    public let signingKey: SigningKey
+    public let clock: any WallClock
+    public let logger: Logger
+    public let notifier: StreamNotifier
+    public let accounts: Accounts
+    public let rooms: Rooms
+    public let ephemeral: EphemeralState
+    public let sync: Sync
+    public let pushRules: PushRules
+    public let media: Media
+
+    public init(settings: HomeserverSettings, storage: any Storage, signingKey: SigningKey,
+                clock: any WallClock = SystemClock(), logger: Logger) throws {
+        self.settings = settings
+        self.storage = storage
+        self.signingKey = signingKey
+        self.clock = clock
+        self.logger = logger
+        notifier = StreamNotifier()
+        accounts = Accounts(settings: settings, store: storage.accounts, clock: clock, uia: UserInteractiveAuth(clock: clock))
+        rooms = Rooms(settings: settings, store: storage.rooms, accounts: storage.accounts, signingKey: signingKey,
+                      clock: clock, notifier: notifier, logger: logger)
+        ephemeral = EphemeralState(clock: clock, notifier: notifier)
+        sync = Sync(rooms: rooms, store: storage.rooms, userData: storage.userData, ephemeral: ephemeral,
+                    notifier: notifier, clock: clock)
+        pushRules = PushRules(userData: storage.userData)
+        media = try Media(settings: settings, store: storage.media, clock: clock)
+    }
+
+    public var serverName: ServerName { settings.serverName }
+
+    /// Deactivates an account: it leaves every room, loses its sessions and devices, and with
+    /// `erase` its profile goes too.
+    public func deactivate(_ user: UserID, erase: Bool) async throws {
+        try await rooms.leaveAll(user)
+        if erase {
+            try await storage.accounts.setProfile(user, displayName: nil, avatarURL: nil)
+        }
+        try await storage.accounts.setDeactivated(user)
+    }
+
+    /// Sets a profile field and pushes it into the user's rooms.
+    public func setProfile(_ user: UserID, displayName: String??, avatarURL: String??) async throws {
+        guard var account = try await storage.accounts.account(user) else { throw MatrixError.notFound("Unknown user") }
+        if let displayName { account.displayName = displayName }
+        if let avatarURL { account.avatarURL = avatarURL }
+        try await storage.accounts.setProfile(user, displayName: account.displayName, avatarURL: account.avatarURL)
+        try await rooms.propagateProfile(of: user, displayName: account.displayName, avatarURL: account.avatarURL)
+    }
+
+    /// Account data (global when `roomID` is nil), waking /sync.
+    public func setAccountData(_ user: UserID, roomID: RoomID?, type: String, content: JSONObject) async throws {
+        try await storage.userData.setAccountData(user, roomID: roomID, type: type, content: content)
+        notifier.notify(rooms: [], users: [user.rawValue])
+    }
+
+    /// A read receipt or read marker, waking /sync of everyone in the room.
+    public func setReceipt(_ user: UserID, roomID: RoomID, eventID: EventID, type: String, threadID: String?) async throws {
+        try await rooms.requireJoined(user, roomID)
+        guard let event = try await storage.rooms.event(eventID), event.pdu.roomID == roomID else {
+            throw MatrixError.notFound("Event not found")
+        }
+        try await storage.userData.setReceipt(Receipt(roomID: roomID, userID: user, type: type, eventID: eventID,
+                                                      threadID: threadID, timestamp: clock.now(), stream: 0))
+        notifier.notify(rooms: [roomID.rawValue], users: [user.rawValue])
+    }
+}
