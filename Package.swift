@@ -65,7 +65,11 @@ let package = Package(
         // /_matrix/client: one file per spec section.
         .target(
             name: "HearthClientAPI",
-            dependencies: ["HearthHTTP", "HearthHomeserver", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [
+                "HearthHTTP", "HearthHomeserver", "HearthStorage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         // Composition root: configuration, wiring, listeners, lifecycle.

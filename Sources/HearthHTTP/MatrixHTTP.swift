@@ -78,6 +78,7 @@ public struct MatrixResponse: Sendable {
         self.body = json.encoded()
     }
 
+    @_disfavoredOverload
     public init(status: HTTPResponse.Status = .ok, json: JSONObject) {
         self.init(status: status, json: .object(json))
     }

@@ -1,0 +1,36 @@
+import HearthCore
+import HearthHTTP
+import HearthHomeserver
+import HearthStorage
+import Hummingbird
+import Logging
+
+/// Password changes, deactivation and third-party identifiers.
+/// Spec: https://spec.matrix.org/v1.19/client-server-api/#account-management
+enum AccountRoutes {
+    static func routes(_ e: ClientEndpoint) -> [Route] {
+        let hs = e.homeserver
+        return [
+            e.authed(.post, ClientEndpoint.client("/account/password"), access: .nonGuest, rateLimited: true) { request, requester in
+                let body = try request.jsonBody()
+                let newPassword = try body.requireString("new_password")
+                guard !newPassword.isEmpty, newPassword.utf8.count <= 512 else {
+                    throw MatrixError(.weakPassword, status: 400, "Password must be 1 to 512 bytes")
+                }
+                try await hs.accounts.requirePassword(body.optionalObject("auth"), for: requester, purpose: "password")
+                try await hs.accounts.changePassword(requester, newPassword: newPassword,
+                                                     logoutDevices: try body.optionalBool("logout_devices") ?? true)
+                return .empty
+            },
+            e.authed(.post, ClientEndpoint.client("/account/deactivate"), rateLimited: true) { request, requester in
+                let body = try request.jsonBody()
+                try await hs.accounts.requirePassword(body.optionalObject("auth"), for: requester, purpose: "deactivate")
+                try await hs.deactivate(requester.userID, erase: try body.optionalBool("erase") ?? false)
+                return MatrixResponse(json: ["id_server_unbind_result": "no-support"])
+            },
+            e.authed(.get, ClientEndpoint.client("/account/3pid")) { _, _ in
+                MatrixResponse(json: ["threepids": []])
+            },
+        ]
+    }
+}

@@ -1,0 +1,138 @@
+import HearthCore
+import HearthHTTP
+import HearthHomeserver
+import HearthStorage
+import Hummingbird
+import Logging
+
+/// Room aliases, the public room directory and the user directory.
+/// Spec: https://spec.matrix.org/v1.19/client-server-api/#room-aliases
+enum DirectoryRoutes {
+    static func routes(_ e: ClientEndpoint) -> [Route] {
+        let hs = e.homeserver
+        let store = hs.storage.rooms
+        @Sendable func alias(_ request: MatrixRequest) throws -> RoomAlias {
+            let text = try request.path("roomAlias")
+            guard let alias = RoomAlias(text) else { throw MatrixError.invalidParam("Invalid room alias \(text)") }
+            return alias
+        }
+        @Sendable func publicRooms(_ request: MatrixRequest, body: JSONObject) async throws -> MatrixResponse {
+            let limit = Int(try body.optionalInt("limit") ?? Int64(try request.queryInt("limit") ?? 100))
+            let since = Int(try body.optionalString("since") ?? request.query("since") ?? "0") ?? 0
+            let term = try body.optionalObject("filter")?.optionalString("generic_search_term")?.lowercased()
+            var chunk: [JSONValue] = []
+            for roomID in try await store.publicRooms() {
+                let state = try await hs.rooms.currentState(roomID)
+                let events = try await hs.rooms.pdus(state.filter { ["m.room.name", "m.room.topic", "m.room.canonical_alias",
+                                                                       "m.room.avatar", "m.room.join_rules",
+                                                                       "m.room.history_visibility", "m.room.guest_access",
+                                                                       "m.room.create"].contains($0.key.type) && $0.key.stateKey.isEmpty }.map(\.value))
+                func content(_ type: String) -> JSONObject? { events.values.first { $0.type == type }?.content }
+                let joined = try await hs.rooms.members(of: roomID).filter { $0.membership == "join" }.count
+                var entry: JSONObject = [
+                    "room_id": .string(roomID.rawValue),
+                    "num_joined_members": .int(Int64(joined)),
+                    "world_readable": .bool(content("m.room.history_visibility")?["history_visibility"]?.stringValue == "world_readable"),
+                    "guest_can_join": .bool(content("m.room.guest_access")?["guest_access"]?.stringValue == "can_join"),
+                    "join_rule": .string(content("m.room.join_rules")?["join_rule"]?.stringValue ?? "invite"),
+                ]
+                if let name = content("m.room.name")?["name"]?.stringValue { entry["name"] = .string(name) }
+                if let topic = content("m.room.topic")?["topic"]?.stringValue { entry["topic"] = .string(topic) }
+                if let alias = content("m.room.canonical_alias")?["alias"]?.stringValue { entry["canonical_alias"] = .string(alias) }
+                if let avatar = content("m.room.avatar")?["url"]?.stringValue { entry["avatar_url"] = .string(avatar) }
+                if let type = content("m.room.create")?["type"]?.stringValue { entry["room_type"] = .string(type) }
+                if let term {
+                    let haystack = [entry["name"]?.stringValue, entry["topic"]?.stringValue, entry["canonical_alias"]?.stringValue]
+                        .compactMap { $0?.lowercased() }
+                    if !haystack.contains(where: { $0.contains(term) }) { continue }
+                }
+                chunk.append(.object(entry))
+            }
+            let page = Array(chunk.dropFirst(since).prefix(max(0, limit)))
+            var json: JSONObject = ["chunk": .array(page), "total_room_count_estimate": .int(Int64(chunk.count))]
+            if since + page.count < chunk.count { json["next_batch"] = .string(String(since + page.count)) }
+            if since > 0 { json["prev_batch"] = .string(String(max(0, since - limit))) }
+            return MatrixResponse(json: json)
+        }
+        return [
+            e.authed(.put, ClientEndpoint.client("/directory/room/{roomAlias}"), access: .nonGuest) { request, requester in
+                let alias = try alias(request)
+                guard alias.server == hs.serverName else { throw MatrixError.invalidParam("Alias must be on this server") }
+                let text = try request.jsonBody().requireString("room_id")
+                guard let roomID = RoomID(text) else { throw MatrixError.invalidParam("Invalid room_id") }
+                try await hs.rooms.requireJoined(requester.userID, roomID)
+                do {
+                    try await store.setAlias(alias, to: roomID, creator: requester.userID)
+                } catch {
+                    throw MatrixError(.unknown, status: 409, "Room alias \(alias) already exists")
+                }
+                return .empty
+            },
+            e.open(.get, ClientEndpoint.client("/directory/room/{roomAlias}")) { request in
+                let alias = try alias(request)
+                guard let roomID = try await store.roomID(forAlias: alias) else { throw MatrixError.notFound("Room alias not found") }
+                return MatrixResponse(json: ["room_id": .string(roomID.rawValue), "servers": [.string(hs.serverName.rawValue)]])
+            },
+            e.authed(.delete, ClientEndpoint.client("/directory/room/{roomAlias}"), access: .nonGuest) { request, requester in
+                let alias = try alias(request)
+                guard let roomID = try await store.roomID(forAlias: alias) else { throw MatrixError.notFound("Room alias not found") }
+                let creator = try await store.aliasCreator(alias)
+                if creator != requester.userID, !requester.isAdmin {
+                    let levels = try await hs.rooms.powerLevels(roomID)
+                    guard levels.userLevel(requester.userID) >= levels.requiredLevel(forEvent: "m.room.canonical_alias", isState: true) else {
+                        throw MatrixError.forbidden("You don't have permission to delete the alias")
+                    }
+                }
+                try await store.deleteAlias(alias)
+                return .empty
+            },
+            e.authed(.get, ClientEndpoint.client("/rooms/{roomId}/aliases")) { request, requester in
+                let roomID = try request.roomID()
+                _ = try await hs.rooms.visibleState(roomID, for: requester.userID)
+                return MatrixResponse(json: ["aliases": JSONValue(try await store.aliases(of: roomID).map(\.rawValue))])
+            },
+            e.open(.get, ClientEndpoint.client("/directory/list/room/{roomId}")) { request in
+                let roomID = try request.roomID()
+                guard let room = try await store.room(roomID) else { throw MatrixError.notFound("Room not found") }
+                return MatrixResponse(json: ["visibility": .string(room.isPublic ? "public" : "private")])
+            },
+            e.authed(.put, ClientEndpoint.client("/directory/list/room/{roomId}"), access: .nonGuest) { request, requester in
+                let roomID = try request.roomID()
+                let visibility = try request.jsonBody().optionalString("visibility") ?? "public"
+                guard visibility == "public" || visibility == "private" else { throw MatrixError.invalidParam("Invalid visibility") }
+                let levels = try await hs.rooms.powerLevels(roomID)
+                guard requester.isAdmin || levels.userLevel(requester.userID) >= levels.requiredLevel(forEvent: "m.room.canonical_alias", isState: true)
+                else { throw MatrixError.forbidden("You don't have permission to publish this room") }
+                try await store.setPublic(roomID, visibility == "public")
+                return .empty
+            },
+            e.open(.get, ClientEndpoint.client("/publicRooms")) { request in
+                if let server = request.query("server"), server != hs.serverName.rawValue {
+                    throw MatrixError.notFound("Room directories of other servers are not available")
+                }
+                return try await publicRooms(request, body: [:])
+            },
+            e.authed(.post, ClientEndpoint.client("/publicRooms")) { request, _ in
+                if let server = request.query("server"), server != hs.serverName.rawValue {
+                    throw MatrixError.notFound("Room directories of other servers are not available")
+                }
+                return try await publicRooms(request, body: try request.jsonBody())
+            },
+            e.authed(.post, ClientEndpoint.client("/user_directory/search"), rateLimited: true) { request, requester in
+                let body = try request.jsonBody()
+                let term = try body.requireString("search_term")
+                let limit = Int(clamping: try body.optionalInt("limit") ?? 10)
+                // Users the searcher shares a room with, plus everyone in public rooms (Synapse's default).
+                let matches = try await hs.storage.accounts.searchUsers(term, limit: max(1, min(limit, 100)) + 1)
+                let results: [JSONValue] = matches.prefix(limit).map { account in
+                    var entry: JSONObject = ["user_id": .string(account.userID.rawValue)]
+                    if let name = account.displayName { entry["display_name"] = .string(name) }
+                    if let avatar = account.avatarURL { entry["avatar_url"] = .string(avatar) }
+                    return .object(entry)
+                }
+                _ = requester
+                return MatrixResponse(json: ["results": .array(results), "limited": .bool(matches.count > limit)])
+            },
+        ]
+    }
+}

@@ -1,0 +1,85 @@
+import HearthCore
+import HearthHTTP
+import HearthHomeserver
+import HearthStorage
+import Hummingbird
+import Logging
+
+/// Creating rooms and changing membership.
+/// Spec: https://spec.matrix.org/v1.19/client-server-api/#room-membership
+enum RoomMembershipRoutes {
+    static func routes(_ e: ClientEndpoint) -> [Route] {
+        let hs = e.homeserver
+        @Sendable func resolve(_ text: String) async throws -> RoomID {
+            if let roomID = RoomID(text) { return roomID }
+            guard let alias = RoomAlias(text) else { throw MatrixError.invalidParam("Invalid room ID or alias \(text)") }
+            guard let roomID = try await hs.storage.rooms.roomID(forAlias: alias) else {
+                throw MatrixError.notFound("Room alias \(text) not found")
+            }
+            return roomID
+        }
+        @Sendable func target(_ body: JSONObject) throws -> UserID {
+            let text = try body.requireString("user_id")
+            guard let user = UserID(text) else { throw MatrixError.invalidParam("Invalid user_id") }
+            return user
+        }
+        @Sendable func membershipChange(_ path: String, _ membership: String, selfTarget: Bool = false) -> Route {
+            e.authed(.post, ClientEndpoint.client("/rooms/{roomId}/\(path)"), access: membership == "leave" && selfTarget ? .user : .nonGuest,
+                     rateLimited: true) { request, requester in
+                let roomID = try request.roomID()
+                let body = try request.jsonBody()
+                let user = selfTarget ? requester.userID : try target(body)
+                try await hs.rooms.setMembership(roomID, sender: requester.userID, target: user, membership: membership,
+                                                 reason: try body.optionalString("reason"))
+                return .empty
+            }
+        }
+        return [
+            e.authed(.post, ClientEndpoint.client("/createRoom"), access: .nonGuest, rateLimited: true) { request, requester in
+                let account = try await hs.accounts.account(requester.userID)
+                let roomID = try await hs.rooms.createRoom(try request.jsonBody(), by: requester.userID,
+                                                           creatorProfile: (account?.displayName, account?.avatarURL))
+                return MatrixResponse(json: ["room_id": .string(roomID.rawValue)])
+            },
+            e.authed(.post, ClientEndpoint.client("/join/{roomIdOrAlias}"), rateLimited: true) { request, requester in
+                let roomID = try await resolve(try request.path("roomIdOrAlias"))
+                _ = try await hs.rooms.join(roomID, user: requester.userID, reason: try request.jsonBody().optionalString("reason"))
+                return MatrixResponse(json: ["room_id": .string(roomID.rawValue)])
+            },
+            e.authed(.post, ClientEndpoint.client("/rooms/{roomId}/join"), rateLimited: true) { request, requester in
+                let roomID = try request.roomID()
+                _ = try await hs.rooms.join(roomID, user: requester.userID, reason: try request.jsonBody().optionalString("reason"))
+                return MatrixResponse(json: ["room_id": .string(roomID.rawValue)])
+            },
+            e.authed(.post, ClientEndpoint.client("/knock/{roomIdOrAlias}"), access: .nonGuest, rateLimited: true) { request, requester in
+                let roomID = try await resolve(try request.path("roomIdOrAlias"))
+                try await hs.rooms.setMembership(roomID, sender: requester.userID, target: requester.userID, membership: "knock",
+                                                 reason: try request.jsonBody().optionalString("reason"))
+                return MatrixResponse(json: ["room_id": .string(roomID.rawValue)])
+            },
+            e.authed(.post, ClientEndpoint.client("/rooms/{roomId}/invite"), access: .nonGuest, rateLimited: true) { request, requester in
+                let body = try request.jsonBody()
+                if body["medium"] != nil, body["user_id"] == nil {
+                    throw MatrixError(.unknown, status: 400, "Third-party invites are not supported by this server")
+                }
+                let roomID = try request.roomID()
+                try await hs.rooms.requireJoined(requester.userID, roomID)
+                try await hs.rooms.setMembership(roomID, sender: requester.userID, target: try target(body), membership: "invite",
+                                                 reason: try body.optionalString("reason"))
+                return .empty
+            },
+            membershipChange("leave", "leave", selfTarget: true),
+            membershipChange("kick", "leave"),
+            membershipChange("ban", "ban"),
+            membershipChange("unban", "leave"),
+            e.authed(.post, ClientEndpoint.client("/rooms/{roomId}/forget"), rateLimited: true) { request, requester in
+                try await hs.rooms.forget(try request.roomID(), user: requester.userID)
+                return .empty
+            },
+            e.authed(.get, ClientEndpoint.client("/joined_rooms")) { _, requester in
+                let joined = try await hs.rooms.memberships(of: requester.userID).filter { $0.membership == "join" }
+                return MatrixResponse(json: ["joined_rooms": JSONValue(joined.map(\.roomID.rawValue))])
+            },
+        ]
+    }
+}
