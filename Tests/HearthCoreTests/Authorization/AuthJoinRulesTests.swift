@@ -3,7 +3,7 @@ import Testing
 
 /// Membership rules 5.1–5.3 (numbered as in room version 12; 4.x in v6–v11, and without the
 /// v8 insertions before v8).
-@Suite struct JoinRulesTests {
+@Suite struct AuthJoinRulesTests {
     @Test(arguments: Versions.all)
     func rule5_1_memberEventNeedsStateKeyAndMembership(version: RoomVersion) throws {
         var room = try RoomFixture.standard(version)

@@ -3,7 +3,7 @@ import Testing
 
 /// Rules 6 (sender joined), 8 (required level), 9 (`@` state keys) and 11 (allow) of room
 /// version 12, plus the v1–v5 `m.room.aliases` rule and the v1–v2 redaction rule.
-@Suite struct GeneralRulesTests {
+@Suite struct AuthGeneralRulesTests {
     @Test(arguments: Versions.all)
     func rule6_senderMustBeJoined(version: RoomVersion) throws {
         var room = try RoomFixture.standard(version)

@@ -3,7 +3,7 @@ import Testing
 
 /// Membership rules 5.4 (invite, without third-party invites), 5.5 (leave), 5.6 (ban), 5.7
 /// (knock) and 5.8 (unknown), numbered as in room version 12.
-@Suite struct MembershipRulesTests {
+@Suite struct AuthMembershipRulesTests {
     // MARK: 5.4 invite
 
     @Test(arguments: Versions.all)

@@ -2,7 +2,7 @@ import HearthCore
 import Testing
 
 /// `PowerLevels`: defaults, creators, and the legacy string/float encodings (spec vectors).
-@Suite struct PowerLevelsTests {
+@Suite struct AuthPowerLevelsTests {
     /// The verified cases of `power-level-legacy-values.json`: strings are levels in v1–v9 and
     /// not from v10; floats are truncated levels in v1–v5 and not from v6.
     @Test func legacyValueVectors() throws {

@@ -3,7 +3,7 @@ import Testing
 
 /// Rule 5.4.1 (v12 numbering): invites that redeem an `m.room.third_party_invite`, with real
 /// Ed25519 signatures from an identity server key.
-@Suite struct ThirdPartyInviteTests {
+@Suite struct AuthThirdPartyInviteTests {
     static let identityKey = SigningKey.generate(version: "0")
     static let otherKey = SigningKey.generate(version: "0")
 

@@ -2,7 +2,7 @@ import HearthCore
 import Testing
 
 /// Rule 10 (`m.room.power_levels`, rule 9 in v6–v11), numbered as in room version 12.
-@Suite struct PowerLevelRulesTests {
+@Suite struct AuthPowerLevelRulesTests {
     /// The power-level points, transcribed: v1–v9 start at the `users` check, v10 inserts two
     /// type checks before it, v12 the creators check after it.
     static func rule(_ version: RoomVersion, _ name: String, _ tail: String? = nil) -> String {
