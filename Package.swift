@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The Matrix protocol, pure: no I/O, no HTTP, no database.
@@ -76,10 +77,13 @@ let package = Package(
         .target(
             name: "HearthServer",
             dependencies: [
-                "HearthClientAPI", "HearthStorageSQLite",
+                "HearthClientAPI", "HearthStorageSQLite", "HearthHTTP", "HearthHomeserver", "HearthStorage", "HearthCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
