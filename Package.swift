@@ -102,7 +102,12 @@ let package = Package(
         ),
         .testTarget(
             name: "HearthServerTests",
-            dependencies: ["HearthServer", .product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: [
+                "HearthServer", "HearthHomeserver", "HearthCore", "HearthStorage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
     ]
 )

@@ -13,6 +13,14 @@ public struct HearthConfig: Sendable {
         public var tls: Bool
         /// Trust X-Forwarded-For from a reverse proxy.
         public var xForwarded: Bool
+
+        public init(port: Int, bindAddresses: [String], resources: Set<String>, tls: Bool, xForwarded: Bool) {
+            self.port = port
+            self.bindAddresses = bindAddresses
+            self.resources = resources
+            self.tls = tls
+            self.xForwarded = xForwarded
+        }
     }
 
     public var serverName: ServerName
