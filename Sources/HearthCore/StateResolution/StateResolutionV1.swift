@@ -15,6 +15,9 @@ import Crypto
 /// Where the spec leaves the order of keys of one type open, keys are taken in `StateKey`
 /// order (byte order of type, then state key), so the result does not depend on input order.
 extension ResolutionContext {
+    /// sha1(event_id), the v1 tie-break.
+    static func sha1(of id: EventID) -> [UInt8] { Array(Insecure.SHA1.hash(data: Array(id.rawValue.utf8))) }
+
     func resolveV1(stateSets: [[StateKey: EventID]]) throws(StateResolutionError) -> [StateKey: EventID] {
         var resolved: [StateKey: EventID] = [:]
         var conflicts: [StateKey: [EventID]] = [:]
@@ -51,8 +54,7 @@ extension ResolutionContext {
             var result: [Candidate] = []
             for id in conflicts[key] ?? [] {
                 let event = try stateEvent(id, key: key)
-                result.append(Candidate(event: event, depth: event.depth,
-                                        sha1: Array(Insecure.SHA1.hash(data: Array(id.rawValue.utf8)))))
+                result.append(Candidate(event: event, depth: event.depth, sha1: Self.sha1(of: id)))
             }
             return result.sorted(by: Candidate.ascending)
         }
