@@ -45,7 +45,10 @@ public struct JSONObject: Sendable, Hashable {
     public subscript(key: String) -> JSONValue? {
         get {
             let (index, found) = position(of: key)
-            return found ? members[index].value : nil
+            // Not `found ? value : nil`: JSONValue is ExpressibleByNilLiteral, so that ternary
+            // types as JSONValue and a missing key came back as `.some(.null)`.
+            guard found else { return Optional<JSONValue>.none }
+            return members[index].value
         }
         set {
             let (index, found) = position(of: key)

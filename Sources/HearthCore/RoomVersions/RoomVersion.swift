@@ -72,10 +72,15 @@ public struct RoomVersion: Sendable, Hashable, CustomStringConvertible {
         public var requiresIntegerPowerLevels: Bool
         /// Floats in power levels are accepted and truncated (v1–v5).
         public var acceptsFloatPowerLevels: Bool
-        /// Room creators (create sender + `additional_creators`) have infinite power, may not be
-        /// listed in `users`, the room ID is the create event's hash and the create event is
-        /// never an auth event (v12).
+        /// Room creators (create sender + `additional_creators`) have infinite power and may not
+        /// be listed in the power levels' `users` (v12).
         public var creatorsHaveInfinitePower: Bool
+        /// The `m.room.create` event is selected as an auth event and must be among an event's
+        /// `auth_events` (v1–v11). From v12 it must not be: the room ID names it.
+        public var createEventIsAuthEvent: Bool
+        /// `additional_creators` in the create event's content names further room creators and
+        /// must be a list of valid user IDs (v12).
+        public var hasAdditionalCreators: Bool
     }
 
     public private(set) var identifier: String
@@ -128,7 +133,8 @@ public struct RoomVersion: Sendable, Hashable, CustomStringConvertible {
             createEventHasCreator: true, specialCaseAliases: true, redactionsInAuthRules: true,
             requiresEventIDDomainSignature: true, checksNotificationsPowerLevels: false, allowsKnocking: false,
             allowsRestrictedJoins: false, allowsKnockRestrictedJoins: false, requiresIntegerPowerLevels: false,
-            acceptsFloatPowerLevels: true, creatorsHaveInfinitePower: false),
+            acceptsFloatPowerLevels: true, creatorsHaveInfinitePower: false, createEventIsAuthEvent: true,
+            hasAdditionalCreators: false),
         enforcesCanonicalJSON: false, enforcesKeyValidity: false, redactsIsTopLevel: true)
 
     /// State resolution v2.
@@ -180,6 +186,8 @@ public struct RoomVersion: Sendable, Hashable, CustomStringConvertible {
         $0.roomIDFormat = .createEventHash
         $0.stateResolution = .v2_1
         $0.auth.creatorsHaveInfinitePower = true
+        $0.auth.createEventIsAuthEvent = false
+        $0.auth.hasAdditionalCreators = true
     }
 
     public static let all: [RoomVersion] = [v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12]
