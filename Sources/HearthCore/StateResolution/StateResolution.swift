@@ -116,21 +116,7 @@ struct ResolutionRules {
     var isAllowed: (_ event: PDU, _ state: [StateKey: PDU]) -> Bool
     /// The sender's power level according to the given power levels and create events (those in
     /// the event's own auth events); either may be absent.
-    var senderPower: (_ event: PDU, _ powerLevels: PDU?, _ create: PDU?) -> PowerRank
-}
-
-/// A power level for ordering: finite levels below the infinite level of v12 room creators.
-struct PowerRank: Comparable, Sendable {
-    var isInfinite: Bool
-    var level: Int64
-
-    static func finite(_ level: Int64) -> PowerRank { PowerRank(isInfinite: false, level: level) }
-    static let infinite = PowerRank(isInfinite: true, level: .max)
-
-    static func < (a: PowerRank, b: PowerRank) -> Bool {
-        if a.isInfinite != b.isInfinite { return b.isInfinite }
-        return a.level < b.level
-    }
+    var senderPower: (_ event: PDU, _ powerLevels: PDU?, _ create: PDU?) -> PowerLevel
 }
 
 /// Per-call state: the fetch function and the memoized events.
@@ -192,7 +178,7 @@ final class ResolutionContext {
     }
 
     /// The sender's power level from the event's own auth events.
-    func senderPower(of event: PDU) throws(StateResolutionError) -> PowerRank {
+    func senderPower(of event: PDU) throws(StateResolutionError) -> PowerLevel {
         let powerLevels = try powerLevelsAuthEventID(of: event).map { (id) throws(StateResolutionError) in
             try self.event(id)
         }

@@ -210,7 +210,7 @@ extension ResolutionContext {
     /// algorithm with a heap, O(n log n).
     func reverseTopologicalPowerOrdering(_ set: Set<EventID>) throws(StateResolutionError) -> [PDU] {
         struct Key: Comparable {
-            let power: PowerRank
+            let power: PowerLevel
             let timestamp: Int64
             let id: EventID
             static func < (a: Key, b: Key) -> Bool {

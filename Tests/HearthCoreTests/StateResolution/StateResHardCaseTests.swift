@@ -1,12 +1,12 @@
 @testable import HearthCore
 import Testing
 
-private let alice = Users.alice
-private let bob = Users.bob
-private let carol = Users.carol
-private let dave = Users.dave
-private let eve = Users.eve
-private let mallory = Users.mallory
+private let alice = Cast.alice
+private let bob = Cast.bob
+private let carol = Cast.carol
+private let dave = Cast.dave
+private let eve = Cast.eve
+private let mallory = Cast.mallory
 
 /// Resolves in both orders and checks that both give the same answer.
 private func resolveBothWays(_ room: TestRoom, _ a: [StateKey: EventID], _ b: [StateKey: EventID]) throws
@@ -23,7 +23,7 @@ private func resolveBothWays(_ room: TestRoom, _ a: [StateKey: EventID], _ b: [S
 
     /// The admin demotes a moderator while the moderator concurrently bans someone: the
     /// demotion is ordered first (higher sender power) and the ban then fails.
-    @Test(arguments: Versions.all)
+    @Test(arguments: ResVersions.all)
     func banRacingDemotionLoses(version: RoomVersion) throws {
         let room = try TestRoom(version: version)
         let base = try room.standardStart(levels: [bob: 50], members: [bob, carol])
@@ -39,7 +39,7 @@ private func resolveBothWays(_ room: TestRoom, _ a: [StateKey: EventID], _ b: [S
     }
 
     /// Without the demotion the same ban stands (the test above is not passing by accident).
-    @Test(arguments: Versions.all)
+    @Test(arguments: ResVersions.all)
     func banWithoutDemotionStands(version: RoomVersion) throws {
         let room = try TestRoom(version: version)
         let base = try room.standardStart(levels: [bob: 50], members: [bob, carol])
@@ -55,7 +55,7 @@ private func resolveBothWays(_ room: TestRoom, _ a: [StateKey: EventID], _ b: [S
 
     /// The room goes invite-only while someone joins under the old public rule: the join rule
     /// change is a power event, applied first, and the join then fails.
-    @Test(arguments: Versions.v2AndLater)
+    @Test(arguments: ResVersions.v2AndLater)
     func joinRacingInviteOnlyLoses(version: RoomVersion) throws {
         let room = try TestRoom(version: version)
         let base = try room.standardStart(members: [bob])
@@ -68,7 +68,7 @@ private func resolveBothWays(_ room: TestRoom, _ a: [StateKey: EventID], _ b: [S
     }
 
     /// A join that was invited survives the same race.
-    @Test(arguments: Versions.v2AndLater)
+    @Test(arguments: ResVersions.v2AndLater)
     func invitedJoinSurvivesInviteOnly(version: RoomVersion) throws {
         let room = try TestRoom(version: version)
         let base = try room.standardStart(members: [bob])
@@ -97,7 +97,7 @@ private func resolveBothWays(_ room: TestRoom, _ a: [StateKey: EventID], _ b: [S
     // MARK: 3. Competing topics
 
     /// Same mainline position: the later origin_server_ts wins.
-    @Test(arguments: Versions.v2AndLater)
+    @Test(arguments: ResVersions.v2AndLater)
     func competingTopicsByTimestamp(version: RoomVersion) throws {
         let room = try TestRoom(version: version)
         let base = try room.standardStart(levels: [bob: 50], members: [bob])
@@ -109,7 +109,7 @@ private func resolveBothWays(_ room: TestRoom, _ a: [StateKey: EventID], _ b: [S
     }
 
     /// Same mainline position and timestamp: the greater event ID wins (it sorts last).
-    @Test(arguments: Versions.v2AndLater)
+    @Test(arguments: ResVersions.v2AndLater)
     func competingTopicsByEventID(version: RoomVersion) throws {
         let room = try TestRoom(version: version)
         let base = try room.standardStart(levels: [bob: 50], members: [bob])
@@ -122,7 +122,7 @@ private func resolveBothWays(_ room: TestRoom, _ a: [StateKey: EventID], _ b: [S
 
     /// A topic authorized by a later power levels event in the mainline wins over a topic with
     /// a later timestamp authorized by an earlier one.
-    @Test(arguments: Versions.v2AndLater)
+    @Test(arguments: ResVersions.v2AndLater)
     func competingTopicsByMainline(version: RoomVersion) throws {
         let room = try TestRoom(version: version)
         let base = try room.standardStart(levels: [bob: 50], members: [bob, carol])
@@ -155,7 +155,7 @@ private func resolveBothWays(_ room: TestRoom, _ a: [StateKey: EventID], _ b: [S
     /// A server whose only user has no power forks from an old point of the DAG and presents
     /// the old state plus its user's (legitimate) events. The room's name, power levels and
     /// memberships changed since must survive; only the new user's own membership is added.
-    @Test(arguments: Versions.all)
+    @Test(arguments: ResVersions.all)
     func unprivilegedForkDoesNotResetState(version: RoomVersion) throws {
         let room = try TestRoom(version: version)
         var last = try room.standardStart(levels: [bob: 50], members: [bob, carol, mallory])
@@ -188,7 +188,7 @@ private func resolveBothWays(_ room: TestRoom, _ a: [StateKey: EventID], _ b: [S
 
     /// The same attack with the old state claimed wholesale: the forked state set holds the
     /// old power levels and memberships although Eve's own join was authorized later.
-    @Test(arguments: Versions.v2AndLater)
+    @Test(arguments: ResVersions.v2AndLater)
     func unprivilegedServerClaimingOldStateDoesNotWin(version: RoomVersion) throws {
         let room = try TestRoom(version: version)
         var last = try room.standardStart(levels: [bob: 50], members: [bob, carol, mallory])
@@ -210,7 +210,7 @@ private func resolveBothWays(_ room: TestRoom, _ a: [StateKey: EventID], _ b: [S
     /// against the leave-only branch, Bob's leave is unconflicted. v2 authorizes the ban against
     /// that unconflicted leave and drops it; v2.1 starts the iterative auth checks from an empty
     /// map, authorizes the ban against the state it was sent in, and keeps it.
-    @Test(arguments: Versions.v2AndLater)
+    @Test(arguments: ResVersions.v2AndLater)
     func emptyStartingStateKeepsBanBySenderWhoLaterLeft(version: RoomVersion) throws {
         let room = try TestRoom(version: version)
         let base = try room.standardStart(levels: [bob: 50], members: [bob, carol])
@@ -235,7 +235,7 @@ private func resolveBothWays(_ room: TestRoom, _ a: [StateKey: EventID], _ b: [S
     /// orders PL3 first (Alice outranks Bob) and lets PL1 overwrite it: Carol's promotion is
     /// reset. v2.1's conflicted state subgraph includes PL2 (on the auth path PL3 → PL2 → PL1),
     /// which orders PL1 before PL3.
-    @Test(arguments: Versions.v2AndLater)
+    @Test(arguments: ResVersions.v2AndLater)
     func conflictedStateSubgraphOrdersPowerLevels(version: RoomVersion) throws {
         let room = try TestRoom(version: version)
         let base = try room.standardStart(levels: [bob: 50], members: [bob, carol])

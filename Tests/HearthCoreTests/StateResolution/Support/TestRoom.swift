@@ -2,7 +2,7 @@
 
 /// The authorization rules and resolution entry point the tests use.
 enum TestResolution {
-    static func rules(_ version: RoomVersion) -> ResolutionRules { StubAuthRules.rules(version) }
+    static func rules(_ version: RoomVersion) -> ResolutionRules { .standard(for: version) }
 
     static func resolve(_ version: RoomVersion, _ stateSets: [[StateKey: EventID]], authDifference: Set<EventID>? = nil,
                         fetch: (EventID) -> PDU?) throws(StateResolutionError) -> [StateKey: EventID] {
@@ -22,7 +22,7 @@ struct TestRoomError: Error, CustomStringConvertible {
 }
 
 /// Users on a few servers.
-enum Users {
+enum Cast {
     static let alice = UserID("@alice:a.example")!
     static let bob = UserID("@bob:b.example")!
     static let carol = UserID("@carol:c.example")!
@@ -44,7 +44,7 @@ final class TestRoom {
     private var counter = 0
     private var clock: Int64 = 1_000
 
-    init(version: RoomVersion, creator: UserID = Users.alice, createContent: JSONObject = [:]) throws {
+    init(version: RoomVersion, creator: UserID = Cast.alice, createContent: JSONObject = [:]) throws {
         self.version = version
         var content = createContent
         content["room_version"] = .string(version.identifier)
@@ -150,7 +150,7 @@ final class TestRoom {
     func powerLevelsContent(_ users: [UserID: Int64], extra: JSONObject = [:]) -> JSONObject {
         var content = extra
         var map = JSONObject()
-        let creators = StubAuthRules.creators(create, version: version)
+        let creators = RoomCreators.of(create)
         for (user, level) in users where !(version.auth.creatorsHaveInfinitePower && creators.contains(user)) {
             map[user.rawValue] = .int(level)
         }
@@ -189,11 +189,11 @@ final class TestRoom {
     /// The usual start: the creator (Alice) joins, sets power levels (Alice 100, plus `levels`),
     /// makes the room public, and each of `members` joins. Returns the last event.
     func standardStart(levels: [UserID: Int64] = [:], members: [UserID] = []) throws -> PDU {
-        var last = try member(Users.alice, "join", after: create)
+        var last = try member(Cast.alice, "join", after: create)
         var users = levels
-        users[Users.alice] = 100
-        last = try powerLevels(users, by: Users.alice, after: last)
-        last = try joinRule("public", by: Users.alice, after: last)
+        users[Cast.alice] = 100
+        last = try powerLevels(users, by: Cast.alice, after: last)
+        last = try joinRule("public", by: Cast.alice, after: last)
         for user in members { last = try member(user, "join", after: last) }
         return last
     }
@@ -212,7 +212,7 @@ extension StateKey {
 }
 
 /// Room versions per algorithm.
-enum Versions {
+enum ResVersions {
     static let v2Family: [RoomVersion] = [.v2, .v3, .v4, .v5, .v6, .v7, .v8, .v9, .v10, .v11]
     static let v2AndLater: [RoomVersion] = v2Family + [.v12]
     static let all: [RoomVersion] = [.v1] + v2AndLater
