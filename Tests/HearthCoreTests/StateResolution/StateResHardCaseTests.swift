@@ -268,7 +268,7 @@ private func resolveBothWays(_ room: TestRoom, _ a: [StateKey: EventID], _ b: [S
         let pl3 = try room.powerLevels([bob: 50, carol: 30], by: alice, after: pl2)
         let unrelated = try room.topic("t", by: alice, after: pl3)
 
-        let context = ResolutionContext(version: .v12, rules: TestResolution.rules(.v12), fetch: room.fetch)
+        let context = ResolutionContext(version: .v12, rules: .standard(for: .v12), fetch: room.fetch)
         let subgraph = try context.conflictedSubgraph([pl3.eventID, pl1.eventID])
         #expect(subgraph == [pl1.eventID, pl2.eventID, pl3.eventID])
         let withTopic = try context.conflictedSubgraph([unrelated.eventID, pl1.eventID])

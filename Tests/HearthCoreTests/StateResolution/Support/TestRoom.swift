@@ -1,20 +1,16 @@
 @testable import HearthCore
 
-/// The authorization rules and resolution entry point the tests use.
+/// The resolution entry point and authorization rules the tests use: the public ones.
 enum TestResolution {
-    static func rules(_ version: RoomVersion) -> ResolutionRules { .standard(for: version) }
-
-    static func resolve(_ version: RoomVersion, _ stateSets: [[StateKey: EventID]], authDifference: Set<EventID>? = nil,
+    static func resolve(_ version: RoomVersion, _ stateSets: [[StateKey: EventID]],
                         fetch: (EventID) -> PDU?) throws(StateResolutionError) -> [StateKey: EventID] {
-        try StateResolution.resolve(version: version, stateSets: stateSets, authDifference: authDifference,
-                                    rules: rules(version), fetch: fetch)
+        try StateResolution.resolve(version: version, stateSets: stateSets, fetch: fetch)
     }
 
-    static func isAllowed(_ event: PDU, state: [StateKey: PDU]) -> Bool {
-        rules(event.roomVersion).isAllowed(event, state)
+    static func authEventKeys(_ event: PDU) -> [StateKey] {
+        EventAuthorization.authEventKeys(type: event.type, stateKey: event.stateKey, sender: event.sender,
+                                         content: event.content, version: event.roomVersion)
     }
-
-    static func authEventKeys(_ event: PDU) -> [StateKey] { rules(event.roomVersion).authEventKeys(event) }
 }
 
 struct TestRoomError: Error, CustomStringConvertible {
@@ -102,12 +98,14 @@ final class TestRoom {
         }
         let event = try build(type, stateKey: stateKey, sender: sender, content: content, prev: prev, auth: auth, ts: ts)
         // The checks on receipt: against the auth events, then against the state before.
-        var authState: [StateKey: PDU] = [.create: create]
-        for authEvent in auth { if let key = authEvent.stateTuple { authState[key] = authEvent } }
         var stateBefore: [StateKey: PDU] = [.create: create]
         for key in TestResolution.authEventKeys(event) { if let id = before[key] { stateBefore[key] = events[id]! } }
-        guard TestResolution.isAllowed(event, state: authState), TestResolution.isAllowed(event, state: stateBefore)
-        else { return nil }
+        do {
+            try EventAuthorization.authorize(event, authEvents: auth, roomCreate: create)
+            try EventAuthorization.authorize(event, state: stateBefore)
+        } catch {
+            return nil
+        }
         record(event, before: before)
         return event
     }
