@@ -19,19 +19,21 @@ extension ResolutionContext {
     static func sha1(of id: EventID) -> [UInt8] { Array(Insecure.SHA1.hash(data: Array(id.rawValue.utf8))) }
 
     func resolveV1(stateSets: [[StateKey: EventID]]) throws(StateResolutionError) -> [StateKey: EventID] {
-        var resolved: [StateKey: EventID] = [:]
+        // R starts as the first state (a storage copy); the others are merged in with one
+        // lookup per key in the common case of agreement.
+        var resolved = stateSets[0]
         var conflicts: [StateKey: [EventID]] = [:]
-        for set in stateSets {
+        for set in stateSets.dropFirst() {
             for (key, id) in set {
-                if var values = conflicts[key] {
-                    if !values.contains(id) {
-                        values.append(id)
-                        conflicts[key] = values
-                    }
-                } else if let existing = resolved[key] {
+                if let existing = resolved[key] {
                     if existing != id {
                         resolved[key] = nil
                         conflicts[key] = [existing, id]
+                    }
+                } else if var values = conflicts[key] {
+                    if !values.contains(id) {
+                        values.append(id)
+                        conflicts[key] = values
                     }
                 } else {
                     resolved[key] = id

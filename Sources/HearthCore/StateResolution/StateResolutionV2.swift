@@ -19,25 +19,40 @@ extension ResolutionContext {
 
     /// A key is unconflicted when every state set has it with the same event; every other
     /// value of every state set is in the conflicted state set.
+    ///
+    /// One lookup per key and state set: the first map is copied whole (a storage copy, not
+    /// re-insertion) and its conflicted keys removed; another map's keys are only scanned for
+    /// keys the first lacks when its size shows it has some.
     func split(_ stateSets: [[StateKey: EventID]]) -> Split {
         var result = Split()
-        var conflictedKeys: [StateKey] = []
         let first = stateSets[0]
-        let others = stateSets.dropFirst()
+        var conflictedKeys: [StateKey] = []
+        var found = Array(repeating: 0, count: stateSets.count)
         for (key, id) in first {
-            if others.allSatisfy({ $0[key] == id }) {
-                result.unconflicted[key] = id
-            } else {
+            var conflicted = false
+            for index in 1..<stateSets.count {
+                if let other = stateSets[index][key] {
+                    found[index] += 1
+                    if other != id { conflicted = true }
+                } else {
+                    conflicted = true
+                }
+            }
+            if conflicted { conflictedKeys.append(key) }
+        }
+        for index in 1..<stateSets.count where found[index] < stateSets[index].count {
+            for key in stateSets[index].keys where first[key] == nil {
                 conflictedKeys.append(key)
             }
         }
-        for set in others {
-            for key in set.keys where first[key] == nil {
-                conflictedKeys.append(key)
-            }
-        }
+        // Keys missing from the first map may appear in several others: list each once.
+        var seen = Set<StateKey>()
+        conflictedKeys = conflictedKeys.filter { seen.insert($0).inserted }
+
+        result.unconflicted = first
         result.conflictedPerSet = Array(repeating: [], count: stateSets.count)
         for key in conflictedKeys {
+            result.unconflicted[key] = nil
             for (index, set) in stateSets.enumerated() {
                 guard let id = set[key] else { continue }
                 result.conflictedPerSet[index].append(id)
