@@ -13,6 +13,8 @@ extension ResolutionContext {
         var unconflicted: [StateKey: EventID] = [:]
         /// Every event in the conflicted state set, with its key.
         var conflicted: [EventID: StateKey] = [:]
+        /// The conflicted keys, sorted.
+        var conflictedKeys: [StateKey] = []
         /// For each state set, its events at the conflicted keys.
         var conflictedPerSet: [[EventID]] = []
     }
@@ -47,7 +49,8 @@ extension ResolutionContext {
         }
         // Keys missing from the first map may appear in several others: list each once.
         var seen = Set<StateKey>()
-        conflictedKeys = conflictedKeys.filter { seen.insert($0).inserted }
+        conflictedKeys = conflictedKeys.filter { seen.insert($0).inserted }.sorted()
+        result.conflictedKeys = conflictedKeys
 
         result.unconflicted = first
         result.conflictedPerSet = Array(repeating: [], count: stateSets.count)
@@ -66,7 +69,13 @@ extension ResolutionContext {
                    emptyStart: Bool, conflictedSubgraph: Bool) throws(StateResolutionError) -> [StateKey: EventID] {
         let split = split(stateSets)
         if split.conflicted.isEmpty { return split.unconflicted }
-        for (id, key) in split.conflicted { _ = try stateEvent(id, key: key) }
+        // Every conflicted value must be a state event with its key (checked pair by pair, in
+        // key order: a bogus map may list one event under several keys).
+        for key in split.conflictedKeys {
+            for set in stateSets {
+                if let id = set[key] { _ = try stateEvent(id, key: key) }
+            }
+        }
 
         // The full conflicted set.
         let conflicted = Set(split.conflicted.keys)

@@ -258,6 +258,27 @@ private func resolveBothWays(_ room: TestRoom, _ a: [StateKey: EventID], _ b: [S
         }
     }
 
+    /// Mainline ordering is based on the power levels of the *partially resolved* state. In v2
+    /// that includes the unconflicted power levels; in v2.1 the partial state starts empty, so
+    /// with the power levels unconflicted (and no power event replayed) it has none, every
+    /// mainline position is infinite, and the timestamp decides.
+    @Test(arguments: ResVersions.v2AndLater)
+    func mainlineBaseIsThePartiallyResolvedState(version: RoomVersion) throws {
+        let room = try TestRoom(version: version)
+        let base = try room.standardStart(levels: [bob: 50], members: [carol])
+        let oldTopic = try room.topic("cites the old levels", by: alice, after: base, ts: 50_000)
+        let newLevels = try room.powerLevels([alice: 100, bob: 50, carol: 5], by: alice, after: base)
+        let bobJoin = try room.member(bob, "join", after: newLevels)
+        let newTopic = try room.topic("cites the new levels", by: bob, after: bobJoin, ts: 40_000)
+        let merged = try room.resolve([room.state(oldTopic), room.state(bobJoin)])
+        #expect(merged[.powerLevels] == newLevels.eventID)
+        #expect(merged[.topic] == oldTopic.eventID)
+
+        let resolved = try resolveBothWays(room, merged, room.state(newTopic))
+        #expect(resolved[.powerLevels] == newLevels.eventID)
+        #expect(resolved[.topic] == (version.stateResolution == .v2_1 ? oldTopic : newTopic).eventID)
+    }
+
     /// The conflicted state subgraph itself: events on auth paths between conflicted events,
     /// and nothing else.
     @Test func conflictedStateSubgraphContents() throws {
