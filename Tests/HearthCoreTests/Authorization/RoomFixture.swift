@@ -193,3 +193,38 @@ enum Versions {
     static let withoutRestricted = RoomVersion.all.filter { !$0.auth.allowsRestrictedJoins }
     static let legacy1to11 = RoomVersion.all.filter { $0.number <= 11 }
 }
+
+/// Membership rule numbers, transcribed from the rule lists: "If type is `m.room.member`" is
+/// rule 5 in v1–v5, 4 in v6–v11 and 5 in v12; v7 adds `knock` before the unknown-membership
+/// point, v8 inserts `join_authorised_via_users_server` as point 2 and `restricted` as join
+/// point 5.
+enum MemberRules {
+    static func top(_ version: RoomVersion) -> String {
+        version.number <= 5 || version.number >= 12 ? "5" : "4"
+    }
+
+    static func point(_ version: RoomVersion, _ name: String) -> Int {
+        let names: [String]
+        switch version.number {
+        case 1...6: names = ["shape", "join", "invite", "leave", "ban", "unknown"]
+        case 7: names = ["shape", "join", "invite", "leave", "ban", "knock", "unknown"]
+        default: names = ["shape", "via", "join", "invite", "leave", "ban", "knock", "unknown"]
+        }
+        return names.firstIndex(of: name)! + 1
+    }
+
+    /// e.g. `rule(v, "leave", "3")` → "5.5.3" in v12, "4.4.3" in v6.
+    static func rule(_ version: RoomVersion, _ name: String, _ tail: String? = nil) -> String {
+        let head = "\(top(version)).\(point(version, name))"
+        return tail.map { "\(head).\($0)" } ?? head
+    }
+
+    /// Join points: v1–v7 have no `restricted` point, so public is 5 and "otherwise" 6.
+    static func join(_ version: RoomVersion, _ name: String, _ tail: String? = nil) -> String {
+        let names = version.number >= 8
+            ? ["first", "sender", "banned", "invite", "restricted", "public", "otherwise"]
+            : ["first", "sender", "banned", "invite", "public", "otherwise"]
+        let head = rule(version, "join", String(names.firstIndex(of: name)! + 1))
+        return tail.map { "\(head).\($0)" } ?? head
+    }
+}

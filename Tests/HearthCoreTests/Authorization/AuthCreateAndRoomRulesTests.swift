@@ -3,7 +3,7 @@ import Testing
 
 /// Rules 1 (create), 2 (v12 room ID), 3 (auth events list; rule 2 before v12) and 4
 /// (`m.federate`; rule 3 before v12), numbered as in room version 12.
-@Suite struct CreateAndRoomRulesTests {
+@Suite struct AuthCreateAndRoomRulesTests {
     /// A create event with chosen fields, signed by the sender's server.
     static func createEvent(_ version: RoomVersion, sender: UserID = Users.alice, content: JSONObject? = nil,
                             roomID: RoomID? = nil, prevEvents: [EventID] = []) throws -> PDU {
