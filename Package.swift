@@ -111,3 +111,15 @@ let package = Package(
         ),
     ]
 )
+
+// libFuzzer targets, only with HEARTH_FUZZ=1 (Scripts/fuzz.sh sets it and builds with
+// -sanitize=fuzzer,address into .build-fuzz). The default package graph is unchanged.
+if Context.environment["HEARTH_FUZZ"] == "1" {
+    package.targets.append(.target(name: "FuzzSupport", path: "Fuzz/Targets/FuzzSupport"))
+    for name in ["FuzzJSONParser", "FuzzPDU", "FuzzTextParsers"] {
+        package.targets.append(
+            .executableTarget(name: name, dependencies: ["HearthCore", "FuzzSupport"], path: "Fuzz/Targets/\(name)",
+                              swiftSettings: strict)
+        )
+    }
+}

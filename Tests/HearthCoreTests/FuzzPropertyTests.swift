@@ -14,7 +14,7 @@ import Testing
         "\u{FFFD}", "\u{FFFF}", "\u{10000}", "\u{1F600}", "\u{10FFFF}", "e", "\u{0301}", ":", ".", "*", "?",
     ]
 
-    static func randomString(_ rng: inout RNG) -> String {
+    static func randomString(_ rng: inout some RandomNumberGenerator) -> String {
         var s = String.UnicodeScalarView()
         for _ in 0..<Int.random(in: 0...12, using: &rng) {
             if Bool.random(using: &rng) {
@@ -27,7 +27,7 @@ import Testing
         return String(s)
     }
 
-    static func randomValue(_ rng: inout RNG, depth: Int = 0) -> JSONValue {
+    static func randomValue(_ rng: inout some RandomNumberGenerator, depth: Int = 0) -> JSONValue {
         let choice = Int.random(in: 0...(depth > 4 ? 5 : 7), using: &rng)
         switch choice {
         case 0: return .null
