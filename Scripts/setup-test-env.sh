@@ -3,7 +3,7 @@
 # interop tests compare Hearth against. Idempotent: a re-run with nothing to do takes < 1 s.
 #
 #   Scripts/setup-test-env.sh            signedjson, canonicaljson, unpaddedbase64, pynacl
-#   Scripts/setup-test-env.sh --synapse  the above plus matrix-synapse and matrix-nio
+#   Scripts/setup-test-env.sh --synapse  the above plus matrix-synapse, matrix-nio[e2e] and matrix-commander
 #
 # Env: PYTHON (interpreter, default python3, needs >= 3.10), SYNAPSE_SPEC, NIO_SPEC (pins).
 set -euo pipefail
@@ -13,10 +13,11 @@ PY=${PYTHON:-python3}
 
 BASE_SPECS="signedjson==1.1.4 canonicaljson==2.0.0 unpaddedbase64==2.1.0 pynacl==1.5.0"
 SYNAPSE_SPEC=${SYNAPSE_SPEC:-"matrix-synapse==1.163.2"}
-NIO_SPEC=${NIO_SPEC:-"matrix-nio==0.26.0"}
+NIO_SPEC=${NIO_SPEC:-"matrix-nio[e2e]==0.26.0"}
+COMMANDER_SPEC=${COMMANDER_SPEC:-"matrix-commander==8.0.6"}
 
 want="$BASE_SPECS"
-if [ "${1:-}" = "--synapse" ]; then want="$want $SYNAPSE_SPEC $NIO_SPEC"; fi
+if [ "${1:-}" = "--synapse" ]; then want="$want $SYNAPSE_SPEC $NIO_SPEC $COMMANDER_SPEC"; fi
 
 if [ ! -x "$VENV/bin/python3" ]; then
   echo "setup-test-env: creating $VENV with $("$PY" --version)"

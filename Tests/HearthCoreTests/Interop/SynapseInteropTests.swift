@@ -60,6 +60,8 @@ struct SynapseInteropTests {
         #expect(dump.events.count >= 60, "Synapse \(dump.synapseVersion) produced only \(dump.events.count) events")
         #expect(Set(dump.events.map(\.roomVersion)) == ["10", "11", "12"])
         var types: Set<String> = []
+        var decoded: [EventID: PDU] = [:]
+        var ordered: [PDU] = []
         for row in dump.events {
             let label = "\(row.eventID) (room v\(row.roomVersion))"
             let version = try #require(RoomVersion(row.roomVersion), "\(label): unknown room version")
@@ -85,13 +87,18 @@ struct SynapseInteropTests {
                                                  version: version)
             }
 
-            // MARK: EventAuthorization hook
-            // TODO(auth): when `EventAuthorization.authorize` (branch wt-auth) is merged, check
-            // here that every event Synapse accepted passes Hearth's auth rules. Build the
-            // auth-event map from `pdu.authEvents` (all of them are in this dump: index the
-            // decoded PDUs by event ID first), then:
-            //     try EventAuthorization.authorize(pdu, authEvents: ..., version: version)
-            // Synapse stored no rejected events here, so every call must succeed.
+            decoded[pdu.eventID] = pdu
+            ordered.append(pdu)
+        }
+        // Every event Synapse accepted passes Hearth's auth rules against its own auth events
+        // (Synapse stored no rejected events in this run).
+        for pdu in ordered where pdu.type != "m.room.create" {
+            let authEvents = pdu.authEvents.compactMap { decoded[$0] }
+            #expect(authEvents.count == pdu.authEvents.count, "\(pdu.eventID): auth events missing from the dump")
+            let create = ordered.first { $0.type == "m.room.create" && $0.roomID == pdu.roomID }
+            #expect(throws: Never.self, "\(pdu.eventID) (\(pdu.type)) fails Hearth's auth rules") {
+                try EventAuthorization.authorize(pdu, authEvents: authEvents, roomCreate: create)
+            }
         }
         for type in ["m.room.create", "m.room.member", "m.room.power_levels", "m.room.join_rules", "m.room.message",
                      "m.room.redaction", "m.room.topic", "m.room.name", "m.reaction", "m.room.canonical_alias"] {
