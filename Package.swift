@@ -105,6 +105,7 @@ let package = Package(
             dependencies: [
                 "HearthServer", "HearthHomeserver", "HearthCore", "HearthStorage",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

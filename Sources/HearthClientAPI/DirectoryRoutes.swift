@@ -122,16 +122,14 @@ enum DirectoryRoutes {
                 let body = try request.jsonBody()
                 let term = try body.requireString("search_term")
                 let limit = Int(clamping: try body.optionalInt("limit") ?? 10)
-                // Users the searcher shares a room with, plus everyone in public rooms (Synapse's default).
-                let matches = try await hs.storage.accounts.searchUsers(term, limit: max(1, min(limit, 100)) + 1)
-                let results: [JSONValue] = matches.prefix(limit).map { account in
+                let found = try await hs.searchUserDirectory(term, limit: limit, for: requester.userID)
+                let results: [JSONValue] = found.results.map { account in
                     var entry: JSONObject = ["user_id": .string(account.userID.rawValue)]
                     if let name = account.displayName { entry["display_name"] = .string(name) }
                     if let avatar = account.avatarURL { entry["avatar_url"] = .string(avatar) }
                     return .object(entry)
                 }
-                _ = requester
-                return MatrixResponse(json: ["results": .array(results), "limited": .bool(matches.count > limit)])
+                return MatrixResponse(json: ["results": .array(results), "limited": .bool(found.limited)])
             },
         ]
     }

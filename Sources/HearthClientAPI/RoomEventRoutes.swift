@@ -128,7 +128,16 @@ enum RoomReadRoutes {
                 ])
             },
             e.authed(.get, ClientEndpoint.client("/rooms/{roomId}/members")) { request, requester in
-                let at = request.query("at").flatMap(PaginationToken.init)
+                let memberships = ["join", "invite", "knock", "leave", "ban"]
+                for key in ["membership", "not_membership"] {
+                    if let value = request.query(key), !memberships.contains(value) {
+                        throw MatrixError.invalidParam("\(key) must be one of \(memberships.joined(separator: ", "))")
+                    }
+                }
+                let at = try request.query("at").map { text throws(MatrixError) -> PaginationToken in
+                    guard let token = PaginationToken(text) else { throw MatrixError.invalidParam("Invalid at token") }
+                    return token
+                }
                 let events = try await hs.rooms.memberEvents(try request.roomID(), for: requester.userID, at: at,
                                                              membership: request.query("membership"),
                                                              notMembership: request.query("not_membership"))

@@ -23,12 +23,21 @@ enum RoomMembershipRoutes {
             guard let user = UserID(text) else { throw MatrixError.invalidParam("Invalid user_id") }
             return user
         }
-        @Sendable func membershipChange(_ path: String, _ membership: String, selfTarget: Bool = false) -> Route {
+        /// `targetFrom`: the memberships the target may have for the change to make sense (a
+        /// kick needs someone in the room, an unban someone banned); the auth rules allow more.
+        @Sendable func membershipChange(_ path: String, _ membership: String, selfTarget: Bool = false,
+                                        targetFrom: Set<String>? = nil) -> Route {
             e.authed(.post, ClientEndpoint.client("/rooms/{roomId}/\(path)"), access: membership == "leave" && selfTarget ? .user : .nonGuest,
                      rateLimited: true) { request, requester in
                 let roomID = try request.roomID()
                 let body = try request.jsonBody()
                 let user = selfTarget ? requester.userID : try target(body)
+                if let targetFrom, try await hs.rooms.exists(roomID) {
+                    let current = try await hs.rooms.membership(of: user, in: roomID) ?? "leave"
+                    guard targetFrom.contains(current) else {
+                        throw MatrixError.forbidden("\(user) cannot be \(path == "kick" ? "kicked" : "unbanned"): their membership is \(current)")
+                    }
+                }
                 try await hs.rooms.setMembership(roomID, sender: requester.userID, target: user, membership: membership,
                                                  reason: try body.optionalString("reason"))
                 return .empty
@@ -69,9 +78,9 @@ enum RoomMembershipRoutes {
                 return .empty
             },
             membershipChange("leave", "leave", selfTarget: true),
-            membershipChange("kick", "leave"),
+            membershipChange("kick", "leave", targetFrom: ["join", "invite", "knock"]),
             membershipChange("ban", "ban"),
-            membershipChange("unban", "leave"),
+            membershipChange("unban", "leave", targetFrom: ["ban"]),
             e.authed(.post, ClientEndpoint.client("/rooms/{roomId}/forget"), rateLimited: true) { request, requester in
                 try await hs.rooms.forget(try request.roomID(), user: requester.userID)
                 return .empty

@@ -62,14 +62,26 @@ public final class Homeserver: Sendable {
         notifier.notify(rooms: [], users: [user.rawValue])
     }
 
-    /// A read receipt or read marker, waking /sync of everyone in the room.
+    /// A read receipt, waking /sync of everyone in the room.
     public func setReceipt(_ user: UserID, roomID: RoomID, eventID: EventID, type: String, threadID: String?) async throws {
+        try await requireReadableEvent(user, roomID: roomID, eventID: eventID)
+        try await storage.userData.setReceipt(Receipt(roomID: roomID, userID: user, type: type, eventID: eventID,
+                                                      threadID: threadID, timestamp: clock.now(), stream: 0))
+        notifier.notify(rooms: [roomID.rawValue], users: [user.rawValue])
+    }
+
+    /// The read marker (`m.fully_read` room account data), which only its owner sees.
+    /// Spec: https://spec.matrix.org/v1.19/client-server-api/#fully-read-markers
+    public func setReadMarker(_ user: UserID, roomID: RoomID, eventID: EventID) async throws {
+        try await requireReadableEvent(user, roomID: roomID, eventID: eventID)
+        try await setAccountData(user, roomID: roomID, type: "m.fully_read", content: ["event_id": .string(eventID.rawValue)])
+    }
+
+    /// Receipts and markers point at events of a room the user is in.
+    private func requireReadableEvent(_ user: UserID, roomID: RoomID, eventID: EventID) async throws {
         try await rooms.requireJoined(user, roomID)
         guard let event = try await storage.rooms.event(eventID), event.pdu.roomID == roomID else {
             throw MatrixError.notFound("Event not found")
         }
-        try await storage.userData.setReceipt(Receipt(roomID: roomID, userID: user, type: type, eventID: eventID,
-                                                      threadID: threadID, timestamp: clock.now(), stream: 0))
-        notifier.notify(rooms: [roomID.rawValue], users: [user.rawValue])
     }
 }
