@@ -22,6 +22,7 @@ public enum ClientAPI {
             + RoomMembershipRoutes.routes(endpoint)
             + RoomEventRoutes.routes(endpoint)
             + RoomReadRoutes.routes(endpoint)
+            + RelationRoutes.routes(endpoint)
             + DirectoryRoutes.routes(endpoint)
             + SyncRoutes.routes(endpoint)
             + EphemeralRoutes.routes(endpoint)

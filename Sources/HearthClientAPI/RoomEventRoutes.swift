@@ -99,11 +99,8 @@ enum RoomReadRoutes {
             e.authed(.get, ClientEndpoint.client("/rooms/{roomId}/messages")) { request, requester in
                 let direction = request.query("dir") ?? "b"
                 guard direction == "b" || direction == "f" else { throw MatrixError.invalidParam("dir must be b or f") }
-                let from = try request.query("from").map { text throws(MatrixError) -> PaginationToken in
-                    guard let token = PaginationToken(text) else { throw MatrixError.invalidParam("Invalid from token") }
-                    return token
-                }
-                let to = request.query("to").flatMap(PaginationToken.init)
+                let from = try request.paginationToken("from")
+                let to = try request.paginationToken("to")
                 let page = try await hs.rooms.messages(try request.roomID(), for: requester.userID, from: from, to: to,
                                                        backwards: direction == "b", limit: try request.queryInt("limit") ?? 10,
                                                        filter: try filter(request))
@@ -134,10 +131,7 @@ enum RoomReadRoutes {
                         throw MatrixError.invalidParam("\(key) must be one of \(memberships.joined(separator: ", "))")
                     }
                 }
-                let at = try request.query("at").map { text throws(MatrixError) -> PaginationToken in
-                    guard let token = PaginationToken(text) else { throw MatrixError.invalidParam("Invalid at token") }
-                    return token
-                }
+                let at = try request.paginationToken("at")
                 let events = try await hs.rooms.memberEvents(try request.roomID(), for: requester.userID, at: at,
                                                              membership: request.query("membership"),
                                                              notMembership: request.query("not_membership"))

@@ -116,9 +116,16 @@ extension Rooms {
 
     // MARK: Client format
 
-    /// An event as a client receives it, with `unsigned` filled in.
+    /// An event as a client receives it, with `unsigned` filled in (bundled aggregations too).
     public func clientEvent(_ event: StoredEvent, for requester: Requester?) async throws -> JSONObject {
+        try await clientEvent(event, for: requester, bundle: true)
+    }
+
+    /// `bundle: false` leaves out aggregations unless they are given in `relations`.
+    func clientEvent(_ event: StoredEvent, for requester: Requester?, bundle: Bool, relations: JSONObject? = nil) async throws -> JSONObject {
         var unsigned: JSONObject = ["age": .int(max(0, clock.now() - event.pdu.originServerTS))]
+        let relations = bundle ? try await bundledAggregations(for: [event], requester: requester)[event.pdu.eventID] : relations
+        if let relations { unsigned["m.relations"] = .object(relations) }
         if let requester, event.pdu.sender == requester.userID, event.senderDeviceID == requester.deviceID,
            let txn = event.transactionID {
             unsigned["transaction_id"] = .string(txn)
@@ -149,7 +156,10 @@ extension Rooms {
     public func clientEvents(_ events: [StoredEvent], for requester: Requester?) async throws -> [JSONValue] {
         var out: [JSONValue] = []
         out.reserveCapacity(events.count)
-        for event in events { out.append(.object(try await clientEvent(event, for: requester))) }
+        let aggregations = try await bundledAggregations(for: events, requester: requester)
+        for event in events {
+            out.append(.object(try await clientEvent(event, for: requester, bundle: false, relations: aggregations[event.pdu.eventID])))
+        }
         return out
     }
 
