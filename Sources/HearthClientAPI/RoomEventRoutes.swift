@@ -112,6 +112,15 @@ enum RoomReadRoutes {
                 if !page.state.isEmpty { json["state"] = .array(try await hs.rooms.clientEvents(page.state, for: requester)) }
                 return MatrixResponse(json: json)
             },
+            e.authed(.get, ["/_matrix/client/v1/rooms/{roomId}/timestamp_to_event"]) { request, requester in
+                guard let ts = try request.queryInt("ts") else { throw MatrixError.missingParam("Missing ts") }
+                guard let direction = request.query("dir") else { throw MatrixError.missingParam("Missing dir") }
+                guard direction == "f" || direction == "b" else { throw MatrixError.invalidParam("dir must be f or b") }
+                let event = try await hs.rooms.event(in: try request.roomID(), nearest: Int64(ts), forwards: direction == "f",
+                                                     for: requester.userID)
+                return MatrixResponse(json: ["event_id": .string(event.pdu.eventID.rawValue),
+                                             "origin_server_ts": .int(event.pdu.originServerTS)])
+            },
             e.authed(.get, ClientEndpoint.client("/rooms/{roomId}/context/{eventId}")) { request, requester in
                 let context = try await hs.rooms.context(try request.roomID(), eventID: try request.eventID(), for: requester.userID,
                                                          limit: try request.queryInt("limit") ?? 10, filter: try filter(request))

@@ -52,12 +52,12 @@ enum RoomMembershipRoutes {
             },
             e.authed(.post, ClientEndpoint.client("/join/{roomIdOrAlias}"), rateLimited: true) { request, requester in
                 let roomID = try await resolve(try request.path("roomIdOrAlias"))
-                _ = try await hs.rooms.join(roomID, user: requester.userID, reason: try request.jsonBody().optionalString("reason"))
+                try await hs.join(roomID, as: requester, reason: try request.jsonBody().optionalString("reason"))
                 return MatrixResponse(json: ["room_id": .string(roomID.rawValue)])
             },
             e.authed(.post, ClientEndpoint.client("/rooms/{roomId}/join"), rateLimited: true) { request, requester in
                 let roomID = try request.roomID()
-                _ = try await hs.rooms.join(roomID, user: requester.userID, reason: try request.jsonBody().optionalString("reason"))
+                try await hs.join(roomID, as: requester, reason: try request.jsonBody().optionalString("reason"))
                 return MatrixResponse(json: ["room_id": .string(roomID.rawValue)])
             },
             e.authed(.post, ClientEndpoint.client("/knock/{roomIdOrAlias}"), access: .nonGuest, rateLimited: true) { request, requester in
@@ -84,6 +84,21 @@ enum RoomMembershipRoutes {
             e.authed(.post, ClientEndpoint.client("/rooms/{roomId}/forget"), rateLimited: true) { request, requester in
                 try await hs.rooms.forget(try request.roomID(), user: requester.userID)
                 return .empty
+            },
+            e.authed(.post, ClientEndpoint.client("/rooms/{roomId}/upgrade"), access: .nonGuest, rateLimited: true) { request, requester in
+                let body = try request.jsonBody()
+                var creators: [UserID] = []
+                for value in try body.optionalArray("additional_creators") ?? [] {
+                    guard let text = value.stringValue, let user = UserID(text) else {
+                        throw MatrixError.badJSON("additional_creators must be a list of user IDs")
+                    }
+                    creators.append(user)
+                }
+                let account = try await hs.accounts.account(requester.userID)
+                let replacement = try await hs.rooms.upgrade(try request.roomID(), to: try body.requireString("new_version"),
+                                                             additionalCreators: creators, by: requester.userID,
+                                                             profile: (account?.displayName, account?.avatarURL))
+                return MatrixResponse(json: ["replacement_room": .string(replacement.rawValue)])
             },
             e.authed(.get, ClientEndpoint.client("/joined_rooms")) { _, requester in
                 let joined = try await hs.rooms.memberships(of: requester.userID).filter { $0.membership == "join" }

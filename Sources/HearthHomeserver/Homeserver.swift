@@ -47,6 +47,27 @@ public final class Homeserver: Sendable {
         try await storage.accounts.setDeactivated(user)
     }
 
+    /// A client's join. Guests may join only rooms whose `m.room.guest_access` is `can_join`;
+    /// a user joining an upgraded room takes their tags along from its predecessor.
+    /// Spec: https://spec.matrix.org/v1.19/client-server-api/#guest-access
+    public func join(_ roomID: RoomID, as requester: Requester, reason: String?) async throws {
+        let user = requester.userID
+        guard try await rooms.exists(roomID) else { throw MatrixError.notFound("No known servers to join \(roomID) through") }
+        if requester.isGuest {
+            let access = try await rooms.currentStateEvent(roomID, StateKey("m.room.guest_access", ""))?.content["guest_access"]
+            guard access?.stringValue == "can_join" else {
+                throw MatrixError(.guestAccessForbidden, status: 403, "Guests cannot join this room")
+            }
+        }
+        let wasJoined = try await rooms.membership(of: user, in: roomID) == "join"
+        _ = try await rooms.join(roomID, user: user, reason: reason)
+        if !wasJoined, let old = try await rooms.predecessor(of: roomID),
+           let tags = try await storage.userData.accountData(user, roomID: old, type: "m.tag"),
+           try await storage.userData.accountData(user, roomID: roomID, type: "m.tag") == nil {
+            try await setAccountData(user, roomID: roomID, type: "m.tag", content: tags)
+        }
+    }
+
     /// Sets a profile field and pushes it into the user's rooms.
     public func setProfile(_ user: UserID, displayName: String??, avatarURL: String??) async throws {
         guard var account = try await storage.accounts.account(user) else { throw MatrixError.notFound("Unknown user") }

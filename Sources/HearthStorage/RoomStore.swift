@@ -190,6 +190,10 @@ public protocol RoomStore: Sendable {
     func aliasCreator(_ alias: RoomAlias) async throws -> UserID?
     func deleteAlias(_ alias: RoomAlias) async throws
 
+    /// Visible events of a room sent at or after (`forwards`) or at or before a timestamp,
+    /// nearest first.
+    func events(in roomID: RoomID, nearTimestamp timestamp: Milliseconds, forwards: Bool, limit: Int) async throws -> [StoredEvent]
+
     // MARK: Relations
 
     /// Visible events relating to any of `parents` (optionally of one relation type and event

@@ -107,6 +107,25 @@ extension SQLiteRoomStore {
         }
     }
 
+    func events(in roomID: RoomID, nearTimestamp timestamp: Milliseconds, forwards: Bool, limit: Int) async throws -> [StoredEvent] {
+        let comparison = forwards ? ">=" : "<="
+        let order = forwards ? "ASC" : "DESC"
+        return try await storageCall {
+            try await pool.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id)
+                        WHERE e.room_id = ? AND e.origin_server_ts \(comparison) ?
+                          AND e.rejection_reason IS NULL AND e.soft_failed = 0
+                        ORDER BY e.origin_server_ts \(order), e.stream \(order) LIMIT ?
+                        """,
+                    arguments: [roomID.rawValue, timestamp, limit]
+                ).map(Self.storedEvent(from:))
+            }
+        }
+    }
+
     func threads(in roomID: RoomID, participant: UserID?, before: StreamPosition?, limit: Int) async throws -> [ThreadSummary] {
         try await storageCall {
             try await pool.read { db in

@@ -172,8 +172,10 @@ enum SQLiteSchema {
         }
         // Relations (`content.m.relates_to`) of every event, for /relations, /threads and the
         // aggregations bundled in `unsigned.m.relations`. Existing events are indexed here.
+        // Events by timestamp, for /timestamp_to_event.
         migrator.registerMigration("0002_event_relations") { db in
             try db.execute(sql: """
+                CREATE INDEX events_by_room_timestamp ON events(room_id, origin_server_ts);
                 CREATE TABLE event_relations (
                     event_id TEXT PRIMARY KEY NOT NULL,
                     room_id TEXT NOT NULL,

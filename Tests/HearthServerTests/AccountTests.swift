@@ -113,5 +113,22 @@ import Testing
         response.expectOK()
         #expect(response.json["threepids"] == [])
         try await server.get(TestServer.v3("/account/3pid")).expectError(401, "M_MISSING_TOKEN")
+        // Nothing can be validated, added or bound; removing what is not there is a no-op.
+        let email: JSONValue = ["client_secret": "s3cret", "email": "alice@clinic.example", "send_attempt": 1]
+        for path in ["/register/email/requestToken", "/account/3pid/email/requestToken", "/account/password/email/requestToken"] {
+            try await server.post(TestServer.v3(path), nil, email).expectError(403, "M_THREEPID_DENIED")
+        }
+        try await server.post(TestServer.v3("/register/msisdn/requestToken"), nil, [:]).expectError(400, "M_MISSING_PARAM")
+        let add = try await AccountTests.withPassword(server, "POST", TestServer.v3("/account/3pid/add"), alice,
+                                                      password: "correct horse battery", body: ["client_secret": "s", "sid": "1"])
+        add.expectError(400, "M_THREEPID_AUTH_FAILED")
+        try await server.post(TestServer.v3("/account/3pid/bind"), alice, ["client_secret": "s", "sid": "1", "id_server": "id.example",
+                                                                          "id_access_token": "x"]).expectError(400, "M_THREEPID_AUTH_FAILED")
+        let delete = try await server.post(TestServer.v3("/account/3pid/delete"), alice, ["medium": "email", "address": "a@b.c"])
+        #expect(delete.status == 200 && delete.json["id_server_unbind_result"] == "no-support")
+        let unbind = try await server.post(TestServer.v3("/account/3pid/unbind"), alice, ["medium": "email", "address": "a@b.c"])
+        #expect(unbind.status == 200 && unbind.json["id_server_unbind_result"] == "no-support")
+        try await server.post(TestServer.v3("/account/3pid/delete"), alice, [:]).expectError(400, "M_MISSING_PARAM")
+        #expect(try await server.get(TestServer.v3("/account/3pid"), alice).json["threepids"] == [])
     }
 }

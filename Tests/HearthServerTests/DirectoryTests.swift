@@ -107,6 +107,30 @@ import Testing
         try await server.post(TestServer.v3("/publicRooms"), alice, ["filter": "x"]).expectError(400, "M_BAD_JSON")
     }
 
+    @Test func roomSummary() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.destroy() } }
+        let alice = try await server.register("alice")
+        let bob = try await server.register("bob")
+        let open = try await server.createRoom(alice, ["preset": "public_chat", "name": "Open", "room_alias_name": "open", "topic": "All welcome"])
+        let closed = try await server.createRoom(alice, ["name": "Closed"])
+        let anonymous = try await server.get("/_matrix/client/v1/room_summary/%23open:hearth.test")
+        anonymous.expectOK()
+        #expect(anonymous.json["room_id"]?.stringValue == open && anonymous.json["name"] == "Open" && anonymous.json["topic"] == "All welcome")
+        #expect(anonymous.json["join_rule"] == "public" && anonymous.json["num_joined_members"] == 1)
+        #expect(anonymous.json["room_version"] == "12" && anonymous.json["membership"] == nil)
+        #expect(try await server.get("/_matrix/client/v1/room_summary/\(open.urlPathEncoded)", bob).json["membership"] == "leave")
+        #expect(try await server.get("/_matrix/client/v1/room_summary/\(open.urlPathEncoded)", alice).json["membership"] == "join")
+        // A private room is summarised for its members and invitees only.
+        try await server.get("/_matrix/client/v1/room_summary/\(closed.urlPathEncoded)", bob).expectError(404, "M_NOT_FOUND")
+        try await server.get("/_matrix/client/v1/room_summary/\(closed.urlPathEncoded)").expectError(404, "M_NOT_FOUND")
+        try await server.invite(alice, closed, bob)
+        #expect(try await server.get("/_matrix/client/v1/room_summary/\(closed.urlPathEncoded)", bob).json["membership"] == "invite")
+        try await server.get("/_matrix/client/v1/room_summary/%23nope:hearth.test").expectError(404, "M_NOT_FOUND")
+        try await server.get("/_matrix/client/v1/room_summary/nonsense").expectError(400, "M_INVALID_PARAM")
+        try await server.request("GET", "/_matrix/client/v1/room_summary/\(open.urlPathEncoded)", token: "forged").expectError(401, "M_UNKNOWN_TOKEN")
+    }
+
     @Test func userDirectorySearch() async throws {
         let server = try await TestServer.start()
         defer { Task { await server.destroy() } }

@@ -147,6 +147,30 @@ import Testing
         try await server.get(TestServer.room(room, "/context/%24nope"), alice).expectError(404, "M_NOT_FOUND")
     }
 
+    @Test func timestampToEvent() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.destroy() } }
+        let alice = try await server.register("alice")
+        let room = try await server.createRoom(alice)
+        let first = try await server.send(alice, room, body: "first")
+        try await Task.sleep(for: .milliseconds(30))
+        let middle = Int64(Date().timeIntervalSince1970 * 1000)
+        try await Task.sleep(for: .milliseconds(30))
+        let second = try await server.send(alice, room, body: "second")
+        let path = "/_matrix/client/v1/rooms/\(room.urlPathEncoded)/timestamp_to_event"
+        let after = try await server.get(path + "?ts=\(middle)&dir=f", alice)
+        #expect(after.json["event_id"]?.stringValue == second && after.json["origin_server_ts"]?.intValue ?? 0 >= middle)
+        let before = try await server.get(path + "?ts=\(middle)&dir=b", alice)
+        #expect(before.json["event_id"]?.stringValue == first)
+        try await server.get(path + "?ts=\(middle + 3_600_000)&dir=f", alice).expectError(404, "M_NOT_FOUND")
+        try await server.get(path + "?ts=1&dir=b", alice).expectError(404, "M_NOT_FOUND")
+        try await server.get(path + "?dir=f", alice).expectError(400, "M_MISSING_PARAM")
+        try await server.get(path + "?ts=1", alice).expectError(400, "M_MISSING_PARAM")
+        try await server.get(path + "?ts=1&dir=x", alice).expectError(400, "M_INVALID_PARAM")
+        let bob = try await server.register("bob")
+        try await server.get(path + "?ts=\(middle)&dir=f", bob).expectError(403, "M_FORBIDDEN")
+    }
+
     @Test func membersAtAPointAndByMembership() async throws {
         let server = try await TestServer.start()
         defer { Task { await server.destroy() } }

@@ -146,3 +146,17 @@ extension Rooms {
 
     public func storedEvents(_ ids: [EventID]) async throws -> [EventID: StoredEvent] { try await store.events(ids) }
 }
+
+extension Rooms {
+    /// `GET /rooms/{roomId}/timestamp_to_event`: the visible event closest to a time, at or
+    /// after it (`forwards`) or at or before it.
+    /// Spec: https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv1roomsroomidtimestamp_to_event
+    public func event(in roomID: RoomID, nearest timestamp: Milliseconds, forwards: Bool, for user: UserID) async throws -> StoredEvent {
+        _ = try await requireCanRead(user, roomID)
+        let candidates = try await store.events(in: roomID, nearTimestamp: timestamp, forwards: forwards, limit: 50)
+        guard let found = try await visible(candidates, to: user, in: roomID).first else {
+            throw MatrixError.notFound("Unable to find an event \(forwards ? "after" : "before") \(timestamp)")
+        }
+        return found
+    }
+}
