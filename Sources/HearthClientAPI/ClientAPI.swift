@@ -24,6 +24,7 @@ public enum ClientAPI {
             + RoomReadRoutes.routes(endpoint)
             + RelationRoutes.routes(endpoint)
             + DirectoryRoutes.routes(endpoint)
+            + ThirdPartyRoutes.routes(endpoint)
             + SyncRoutes.routes(endpoint)
             + EphemeralRoutes.routes(endpoint)
             + AccountDataRoutes.routes(endpoint)

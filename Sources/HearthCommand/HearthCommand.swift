@@ -10,7 +10,7 @@ struct Hearth: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hearth",
         abstract: "Hearth: a Matrix homeserver for organizations that keep their members' data to themselves.",
-        subcommands: [Serve.self, GenerateConfig.self, RegisterUser.self],
+        subcommands: [Serve.self, GenerateConfig.self, RegisterUser.self, Routes.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -115,6 +115,21 @@ struct RegisterUser: AsyncParsableCommand {
             print("Created \(userID)\(admin ? " (admin)" : "")")
         } catch let error as MatrixError {
             throw ValidationError(error.message)
+        }
+    }
+}
+
+/// Lists the endpoints Hearth serves, one `METHOD path` a line (Scripts/spec_coverage.py reads
+/// it to build Spec/client-server-coverage.md). Hidden: a tool for developers.
+struct Routes: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print every endpoint Hearth serves as METHOD path.", shouldDisplay: false)
+
+    func run() async throws {
+        var logger = Logger(label: "hearth-routes")
+        logger.logLevel = .error
+        for route in try HearthServer.registeredRoutes(logger: logger) {
+            print("\(route.method) \(route.path)")
         }
     }
 }

@@ -131,6 +131,20 @@ import Testing
         try await server.request("GET", "/_matrix/client/v1/room_summary/\(open.urlPathEncoded)", token: "forged").expectError(401, "M_UNKNOWN_TOKEN")
     }
 
+    @Test func thirdPartyNetworksAreEmpty() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.destroy() } }
+        let alice = try await server.register("alice")
+        #expect(try await server.get(TestServer.v3("/thirdparty/protocols"), alice).json == [:])
+        try await server.get(TestServer.v3("/thirdparty/protocols")).expectError(401, "M_MISSING_TOKEN")
+        try await server.get(TestServer.v3("/thirdparty/protocol/irc"), alice).expectError(404, "M_NOT_FOUND")
+        try await server.get(TestServer.v3("/thirdparty/location/irc?searchFields=x"), alice).expectError(404, "M_NOT_FOUND")
+        try await server.get(TestServer.v3("/thirdparty/user/irc"), alice).expectError(404, "M_NOT_FOUND")
+        #expect(try await server.get(TestServer.v3("/thirdparty/location?alias=%23x:irc.example"), alice).json == [])
+        #expect(try await server.get(TestServer.v3("/thirdparty/user?userid=@x:irc.example"), alice).json == [])
+        try await server.get(TestServer.v3("/thirdparty/user"), alice).expectError(400, "M_MISSING_PARAM")
+    }
+
     @Test func userDirectorySearch() async throws {
         let server = try await TestServer.start()
         defer { Task { await server.destroy() } }
