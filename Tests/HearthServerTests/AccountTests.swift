@@ -73,8 +73,7 @@ import Testing
         defer { Task { await server.destroy() } }
         let alice = try await server.register("alice", password: "pw")
         let bob = try await server.register("bob", password: "pw")
-        let room = try await server.createRoom(alice, ["preset": "public_chat"])
-        try await server.join(bob, room)
+        let room = try await server.publicRoom(alice, with: bob)
         let invited = try await server.createRoom(alice)
         try await server.invite(alice, invited, bob)
         let response = try await Self.withPassword(server, "POST", TestServer.v3("/account/deactivate"), bob, password: "pw")

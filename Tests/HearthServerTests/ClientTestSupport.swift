@@ -29,6 +29,13 @@ extension TestServer {
         try await request("DELETE", path, token: user?.token, json: json)
     }
 
+    /// A public room created by `creator` that `others` have joined.
+    func publicRoom(_ creator: User, with others: User...) async throws -> String {
+        let room = try await createRoom(creator, ["preset": "public_chat"])
+        for user in others { try await join(user, room) }
+        return room
+    }
+
     /// Joins and fails the test if the join is refused.
     func join(_ user: User, _ roomIDOrAlias: String) async throws {
         let response = try await post(Self.v3("/join/\(roomIDOrAlias.urlPathEncoded)"), user)

@@ -14,8 +14,7 @@ import Testing
         defer { Task { await server.destroy() } }
         let alice = try await server.register("alice")
         let bob = try await server.register("bob")
-        let room = try await server.createRoom(alice, ["preset": "public_chat"])
-        try await server.join(bob, room)
+        let room = try await server.publicRoom(alice, with: bob)
         let path = TestServer.room(room, "/typing/\(alice.userID.urlPathEncoded)")
         try await server.put(path, alice, ["typing": true, "timeout": 20_000]).expectOK()
         #expect(Self.typing(try await server.sync(bob), room) == [.string(alice.userID)])
@@ -40,8 +39,7 @@ import Testing
         defer { Task { await server.destroy() } }
         let alice = try await server.register("alice")
         let bob = try await server.register("bob")
-        let room = try await server.createRoom(alice, ["preset": "public_chat"])
-        try await server.join(bob, room)
+        let room = try await server.publicRoom(alice, with: bob)
         let root = try await server.send(alice, room, body: "thread root")
         let reply = try await server.sendEvent(alice, room, type: "m.room.message", [
             "msgtype": "m.text", "body": "in thread", "m.relates_to": ["rel_type": "m.thread", "event_id": .string(root)],
@@ -69,8 +67,7 @@ import Testing
         defer { Task { await server.destroy() } }
         let alice = try await server.register("alice")
         let bob = try await server.register("bob")
-        let room = try await server.createRoom(alice, ["preset": "public_chat"])
-        try await server.join(bob, room)
+        let room = try await server.publicRoom(alice, with: bob)
         let first = try await server.send(alice, room, body: "one")
         let second = try await server.send(alice, room, body: "two")
         try await server.post(TestServer.room(room, "/read_markers"), bob, [
@@ -92,8 +89,7 @@ import Testing
         defer { Task { await server.destroy() } }
         let alice = try await server.register("alice")
         let bob = try await server.register("bob")
-        let room = try await server.createRoom(alice, ["preset": "public_chat"])
-        try await server.join(bob, room)
+        let room = try await server.publicRoom(alice, with: bob)
         let since = try #require(try await server.sync(bob)["next_batch"]?.stringValue)
         let path = TestServer.v3("/presence/\(alice.userID.urlPathEncoded)/status")
         try await server.put(path, alice, ["presence": "unavailable", "status_msg": "In surgery"]).expectOK()

@@ -21,9 +21,7 @@ import Testing
         let alice = try await server.register("alice")
         let bob = try await server.register("bob")
         let carol = try await server.register("carol")
-        let room = try await server.createRoom(alice, ["preset": "public_chat"])
-        try await server.join(bob, room)
-        try await server.join(carol, room)
+        let room = try await server.publicRoom(alice, with: bob, carol)
         let root = try await server.send(alice, room, body: "Shift swap on Friday?")
         let first = try await Self.reply(server, bob, room, to: root, "I can")
         _ = try await Self.reply(server, alice, room, to: root, "Great")
@@ -103,8 +101,7 @@ import Testing
         defer { Task { await server.destroy() } }
         let alice = try await server.register("alice")
         let bob = try await server.register("bob")
-        let room = try await server.createRoom(alice, ["preset": "public_chat"])
-        try await server.join(bob, room)
+        let room = try await server.publicRoom(alice, with: bob)
         let original = try await server.send(alice, room, body: "I like cake")
         func edit(_ user: TestServer.User, _ body: String) async throws -> String {
             try await server.sendEvent(user, room, type: "m.room.message", [

@@ -10,8 +10,7 @@ import Testing
         defer { Task { await server.destroy() } }
         let alice = try await server.register("alice")
         let bob = try await server.register("bob")
-        let room = try await server.createRoom(alice, ["preset": "public_chat"])
-        try await server.join(bob, room)
+        let room = try await server.publicRoom(alice, with: bob)
         let abuse = try await server.send(alice, room, body: "abusive")
         try await server.post(TestServer.room(room, "/report/\(abuse.urlPathEncoded)"), bob, ["reason": "rude", "score": -100]).expectOK()
         try await server.post(TestServer.room(room, "/report"), bob, ["reason": "spam room"]).expectOK()

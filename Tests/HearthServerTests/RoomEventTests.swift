@@ -100,8 +100,7 @@ import Testing
         defer { Task { await server.destroy() } }
         let alice = try await server.register("alice")
         let bob = try await server.register("bob")
-        let room = try await server.createRoom(alice, ["preset": "public_chat"])
-        try await server.join(bob, room)
+        let room = try await server.publicRoom(alice, with: bob)
         let bobsSecret = try await server.send(bob, room, body: "my phone number is 555")
         let alicesNote = try await server.send(alice, room, body: "alice's note")
         // Bob may redact his own event.

@@ -69,8 +69,7 @@ import Testing
         defer { Task { await server.destroy() } }
         let alice = try await server.register("alice")
         let bob = try await server.register("bob")
-        let room = try await server.createRoom(alice, ["preset": "public_chat"])
-        try await server.join(bob, room)
+        let room = try await server.publicRoom(alice, with: bob)
         try await server.post(TestServer.room(room, "/forget"), bob).expectError(400, "M_UNKNOWN")
         try await server.post(TestServer.room(room, "/leave"), bob).expectOK()
         #expect(try await server.get(TestServer.v3("/joined_rooms"), bob).json["joined_rooms"] == [])
@@ -91,9 +90,7 @@ import Testing
         let alice = try await server.register("alice")
         let bob = try await server.register("bob")
         let carol = try await server.register("carol")
-        let room = try await server.createRoom(alice, ["preset": "public_chat"])
-        try await server.join(bob, room)
-        try await server.join(carol, room)
+        let room = try await server.publicRoom(alice, with: bob, carol)
         // Bob has no power to kick or ban.
         try await server.post(TestServer.room(room, "/kick"), bob, ["user_id": .string(carol.userID)]).expectError(403, "M_FORBIDDEN")
         try await server.post(TestServer.room(room, "/ban"), bob, ["user_id": .string(carol.userID)]).expectError(403, "M_FORBIDDEN")

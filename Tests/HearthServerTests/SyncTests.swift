@@ -148,8 +148,7 @@ import Testing
         defer { Task { await server.destroy() } }
         let alice = try await server.register("alice")
         let bob = try await server.register("bob")
-        let room = try await server.createRoom(alice, ["preset": "public_chat"])
-        try await server.join(bob, room)
+        let room = try await server.publicRoom(alice, with: bob)
         let message = try await server.send(alice, room, body: "read me")
         let aliceSince = try #require(try await server.sync(alice)["next_batch"]?.stringValue)
         let bobSince = try #require(try await server.sync(bob)["next_batch"]?.stringValue)
@@ -185,9 +184,7 @@ import Testing
         let alice = try await server.register("alice")
         let bob = try await server.register("bob")
         let carol = try await server.register("carol")
-        let room = try await server.createRoom(alice, ["preset": "public_chat"])
-        try await server.join(bob, room)
-        try await server.join(carol, room)
+        let room = try await server.publicRoom(alice, with: bob, carol)
         _ = try await server.send(alice, room, body: "good morning")
         _ = try await server.send(alice, room, body: "how are you")
         // An m.mentions mention highlights; since v1.17 a display name in the body does not
@@ -219,8 +216,7 @@ import Testing
         defer { Task { await server.destroy() } }
         let alice = try await server.register("alice")
         let bob = try await server.register("bob")
-        let room = try await server.createRoom(alice, ["preset": "public_chat"])
-        try await server.join(bob, room)
+        let room = try await server.publicRoom(alice, with: bob)
         let since = try #require(try await server.sync(bob)["next_batch"]?.stringValue)
         // A quiet long poll waits for its timeout.
         let waitStart = ContinuousClock.now

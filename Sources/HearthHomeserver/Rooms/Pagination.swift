@@ -34,11 +34,13 @@ extension Rooms {
         }
     }
 
-    /// `GET /rooms/{roomId}/messages`.
-    public func messages(_ roomID: RoomID, for user: UserID, from: PaginationToken?, to: PaginationToken?, backwards: Bool,
-                         limit: Int, filter: EventFilter) async throws -> MessagesPage {
-        _ = try await requireCanRead(user, roomID)
-        let limit = max(1, min(limit, 1000))
+    /// One page of events in topological order from `from` (the room's end or start when nil)
+    /// up to `to`: reads on until `limit` events pass `allows` and the user's visibility, and
+    /// returns them with the token that continues after the last one (nil at the end).
+    func page(_ roomID: RoomID, for user: UserID, from: PaginationToken?, to: PaginationToken?, backwards: Bool, limit: Int,
+              allows: (StoredEvent) -> Bool = { _ in true },
+              read: (TopologicalPosition, Int) async throws -> [StoredEvent]) async throws -> (start: TopologicalPosition,
+                                                                                             chunk: [StoredEvent], next: String?) {
         let start: TopologicalPosition = if let from { try await gap(from, in: roomID) } else if backwards {
             TopologicalPosition(depth: .max, stream: .max)
         } else {
@@ -49,9 +51,8 @@ extension Rooms {
         var cursor = backwards ? start : TopologicalPosition(depth: start.depth, stream: start.stream - 1)
         var chunk: [StoredEvent] = []
         var exhausted = false
-        // Keep reading until the page is full of events the user may see and the filter allows.
         while chunk.count < limit, !exhausted {
-            let batch = try await store.events(in: roomID, from: cursor, backwards: backwards, limit: limit * 2)
+            let batch = try await read(cursor, limit * 2)
             if batch.count < limit * 2 { exhausted = true }
             guard let last = batch.last else { break }
             cursor = Self.position(of: last)
@@ -60,12 +61,24 @@ extension Rooms {
                 candidates = candidates.filter { backwards ? Self.position(of: $0) >= bound : Self.position(of: $0) < bound }
                 if candidates.count < batch.count { exhausted = true }
             }
-            let visibleEvents = try await visible(candidates.filter { filter.allows($0.pdu) }, to: user, in: roomID)
-            for event in visibleEvents where chunk.count < limit { chunk.append(event) }
+            for event in try await visible(candidates.filter(allows), to: user, in: roomID) where chunk.count < limit {
+                chunk.append(event)
+            }
         }
-        var end: String? = nil
+        var next: String? = nil
         if let last = chunk.last, !(exhausted && chunk.count < limit) {
-            end = PaginationToken.topological(backwards ? Self.position(of: last) : Self.position(after: last)).text
+            next = PaginationToken.topological(backwards ? Self.position(of: last) : Self.position(after: last)).text
+        }
+        return (start, chunk, next)
+    }
+
+    /// `GET /rooms/{roomId}/messages`.
+    public func messages(_ roomID: RoomID, for user: UserID, from: PaginationToken?, to: PaginationToken?, backwards: Bool,
+                         limit: Int, filter: EventFilter) async throws -> MessagesPage {
+        _ = try await requireCanRead(user, roomID)
+        let (start, chunk, end) = try await page(roomID, for: user, from: from, to: to, backwards: backwards,
+                                                 limit: max(1, min(limit, 1000)), allows: { filter.allows($0.pdu) }) { cursor, count in
+            try await store.events(in: roomID, from: cursor, backwards: backwards, limit: count)
         }
         var state: [StoredEvent] = []
         if filter.lazyLoadMembers {

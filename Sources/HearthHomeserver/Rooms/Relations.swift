@@ -39,34 +39,11 @@ extension Rooms {
                 level = next
             }
         }
-        let limit = max(1, min(limit, 100))
-        let start: TopologicalPosition = if let from { try await gap(from, in: roomID) } else if backwards {
-            TopologicalPosition(depth: .max, stream: .max)
-        } else {
-            TopologicalPosition(depth: 0, stream: 0)
-        }
-        let bound = if let to { try await gap(to, in: roomID) } else { TopologicalPosition?.none }
-        var cursor = backwards ? start : TopologicalPosition(depth: start.depth, stream: start.stream - 1)
-        var chunk: [StoredEvent] = []
-        var exhausted = false
-        while chunk.count < limit, !exhausted {
-            let batch = try await store.relations(in: roomID, to: parents, relType: relType, eventType: eventType, from: cursor,
-                                                  backwards: backwards, limit: limit * 2)
-            if batch.count < limit * 2 { exhausted = true }
-            guard let last = batch.last else { break }
-            cursor = Self.position(of: last)
-            var candidates = batch
-            if let bound {
-                candidates = candidates.filter { backwards ? Self.position(of: $0) >= bound : Self.position(of: $0) < bound }
-                if candidates.count < batch.count { exhausted = true }
-            }
-            for event in try await visible(candidates, to: requester.userID, in: roomID) where chunk.count < limit {
-                chunk.append(event)
-            }
-        }
-        var next: String? = nil
-        if let last = chunk.last, !(exhausted && chunk.count < limit) {
-            next = PaginationToken.topological(backwards ? Self.position(of: last) : Self.position(after: last)).text
+        let parentIDs = parents
+        let (_, chunk, next) = try await page(roomID, for: requester.userID, from: from, to: to, backwards: backwards,
+                                              limit: max(1, min(limit, 100))) { cursor, count in
+            try await store.relations(in: roomID, to: parentIDs, relType: relType, eventType: eventType, from: cursor,
+                                      backwards: backwards, limit: count)
         }
         return RelationsPage(chunk: chunk, nextBatch: next, recursionDepth: recurse == nil ? nil : depth)
     }
