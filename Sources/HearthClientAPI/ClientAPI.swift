@@ -25,6 +25,7 @@ public enum ClientAPI {
             + RelationRoutes.routes(endpoint)
             + DirectoryRoutes.routes(endpoint)
             + ThirdPartyRoutes.routes(endpoint)
+            + SearchRoutes.routes(endpoint)
             + SyncRoutes.routes(endpoint)
             + EphemeralRoutes.routes(endpoint)
             + AccountDataRoutes.routes(endpoint)

@@ -194,6 +194,12 @@ public protocol RoomStore: Sendable {
     /// nearest first.
     func events(in roomID: RoomID, nearTimestamp timestamp: Milliseconds, forwards: Bool, limit: Int) async throws -> [StoredEvent]
 
+    /// Visible, unredacted events of `rooms` before `before` in which every term appears in one
+    /// of the JSON paths `keys` (such as `content.body`), newest first.
+    func search(in rooms: [RoomID], terms: [String], keys: [String], before: StreamPosition?, limit: Int) async throws -> [StoredEvent]
+    /// How many events `search` would find in all.
+    func searchCount(in rooms: [RoomID], terms: [String], keys: [String]) async throws -> Int
+
     // MARK: Relations
 
     /// Visible events relating to any of `parents` (optionally of one relation type and event
