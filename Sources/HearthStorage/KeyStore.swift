@@ -61,4 +61,57 @@ public protocol KeyStore: Sendable {
     func toDeviceMessages(_ user: UserID, device: String, after: StreamPosition, limit: Int) async throws -> [ToDeviceMessage]
     /// Deletes the messages a device has acknowledged (position ≤ `upTo`).
     func deleteToDeviceMessages(_ user: UserID, device: String, upTo: StreamPosition) async throws
+
+    // MARK: Server-side key backup
+
+    /// Creates a backup version, numbered after every earlier one (deleted ones included).
+    func createBackupVersion(_ user: UserID, algorithm: String, authData: JSONObject) async throws -> Int64
+    /// A backup version, or the latest when `version` is nil; deleted versions are not found.
+    func backupVersion(_ user: UserID, version: Int64?) async throws -> BackupVersion?
+    func updateBackupVersion(_ user: UserID, version: Int64, authData: JSONObject) async throws
+    func deleteBackupVersion(_ user: UserID, version: Int64) async throws
+    /// Stores session keys, keeping an existing key when it is better (verified, then lower
+    /// first message index, then fewer forwards). Returns the version's new state.
+    func putBackupKeys(_ user: UserID, version: Int64, keys: [BackupKey]) async throws -> BackupVersion
+    /// Keys of a version, optionally of one room or one session.
+    func backupKeys(_ user: UserID, version: Int64, roomID: String?, sessionID: String?) async throws -> [BackupKey]
+    func deleteBackupKeys(_ user: UserID, version: Int64, roomID: String?, sessionID: String?) async throws -> BackupVersion
+}
+
+/// A version of a user's server-side key backup.
+public struct BackupVersion: Sendable, Equatable {
+    public var version: Int64
+    public var algorithm: String
+    public var authData: JSONObject
+    public var count: Int
+    /// Changes whenever the stored keys change.
+    public var etag: String
+
+    public init(version: Int64, algorithm: String, authData: JSONObject, count: Int, etag: String) {
+        self.version = version
+        self.algorithm = algorithm
+        self.authData = authData
+        self.count = count
+        self.etag = etag
+    }
+}
+
+/// One backed-up Megolm session key (`KeyBackupData`); `sessionData` is opaque ciphertext.
+public struct BackupKey: Sendable, Equatable {
+    public var roomID: String
+    public var sessionID: String
+    public var firstMessageIndex: Int64
+    public var forwardedCount: Int64
+    public var isVerified: Bool
+    public var sessionData: JSONObject
+
+    public init(roomID: String, sessionID: String, firstMessageIndex: Int64, forwardedCount: Int64, isVerified: Bool,
+                sessionData: JSONObject) {
+        self.roomID = roomID
+        self.sessionID = sessionID
+        self.firstMessageIndex = firstMessageIndex
+        self.forwardedCount = forwardedCount
+        self.isVerified = isVerified
+        self.sessionData = sessionData
+    }
 }
