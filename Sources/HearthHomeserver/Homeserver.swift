@@ -45,6 +45,9 @@ public final class Homeserver: Sendable {
         try await rooms.leaveAll(user)
         if erase {
             try await storage.accounts.setProfile(user, displayName: nil, avatarURL: nil)
+            for key in try await storage.accounts.profileFields(user).keys {
+                try await storage.accounts.setProfileField(user, key: key, value: nil)
+            }
         }
         try await storage.accounts.setDeactivated(user)
     }
