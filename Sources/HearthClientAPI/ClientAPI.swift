@@ -27,7 +27,6 @@ public enum ClientAPI {
             + ThirdPartyRoutes.routes(endpoint)
             + SearchRoutes.routes(endpoint)
             + KeyRoutes.routes(endpoint)
-            + KeyBackupRoutes.routes(endpoint)
             + SyncRoutes.routes(endpoint)
             + EphemeralRoutes.routes(endpoint)
             + AccountDataRoutes.routes(endpoint)

@@ -226,17 +226,6 @@ enum SQLiteSchema {
                     user_id TEXT NOT NULL, device_id TEXT NOT NULL, txn_id TEXT NOT NULL,
                     PRIMARY KEY (user_id, device_id, txn_id)
                 );
-                CREATE TABLE e2e_backup_versions (
-                    user_id TEXT NOT NULL, version INTEGER NOT NULL, algorithm TEXT NOT NULL, auth_data TEXT NOT NULL,
-                    etag INTEGER NOT NULL DEFAULT 0, deleted INTEGER NOT NULL DEFAULT 0,
-                    PRIMARY KEY (user_id, version)
-                );
-                CREATE TABLE e2e_backup_keys (
-                    user_id TEXT NOT NULL, version INTEGER NOT NULL, room_id TEXT NOT NULL, session_id TEXT NOT NULL,
-                    first_message_index INTEGER NOT NULL, forwarded_count INTEGER NOT NULL, is_verified INTEGER NOT NULL,
-                    session_data TEXT NOT NULL,
-                    PRIMARY KEY (user_id, version, room_id, session_id)
-                );
                 """)
         }
         // Extended profile fields (`m.tz`, custom keys); display name and avatar stay on accounts.
