@@ -26,7 +26,6 @@ public enum ClientAPI {
             + DirectoryRoutes.routes(endpoint)
             + ThirdPartyRoutes.routes(endpoint)
             + SearchRoutes.routes(endpoint)
-            + KeyRoutes.routes(endpoint)
             + SyncRoutes.routes(endpoint)
             + EphemeralRoutes.routes(endpoint)
             + AccountDataRoutes.routes(endpoint)

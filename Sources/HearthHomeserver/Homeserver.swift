@@ -16,7 +16,6 @@ public final class Homeserver: Sendable {
     public let sync: Sync
     public let pushRules: PushRules
     public let media: Media
-    public let keys: EndToEndKeys
 
     public init(settings: HomeserverSettings, storage: any Storage, signingKey: SigningKey,
                 clock: any WallClock = SystemClock(), logger: Logger) throws {
@@ -30,9 +29,8 @@ public final class Homeserver: Sendable {
         rooms = Rooms(settings: settings, store: storage.rooms, accounts: storage.accounts, signingKey: signingKey,
                       clock: clock, notifier: notifier, logger: logger)
         ephemeral = EphemeralState(clock: clock, notifier: notifier)
-        sync = Sync(rooms: rooms, store: storage.rooms, userData: storage.userData, keys: storage.keys, ephemeral: ephemeral,
+        sync = Sync(rooms: rooms, store: storage.rooms, userData: storage.userData, ephemeral: ephemeral,
                     notifier: notifier, clock: clock)
-        keys = EndToEndKeys(settings: settings, store: storage.keys, accounts: storage.accounts, rooms: rooms, notifier: notifier)
         pushRules = PushRules(userData: storage.userData)
         media = try Media(settings: settings, store: storage.media, clock: clock)
     }

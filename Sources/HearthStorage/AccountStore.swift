@@ -76,8 +76,7 @@ public protocol AccountStore: Sendable {
     func device(_ userID: UserID, _ deviceID: String) async throws -> Device?
     /// Inserts or updates the device (display name; last seen).
     func saveDevice(_ device: Device) async throws
-    /// Deletes devices, every session on them, their end-to-end keys and waiting to-device
-    /// messages (a device that had keys is recorded as a device-list change).
+    /// Deletes devices and every session on them.
     func deleteDevices(_ userID: UserID, _ deviceIDs: [String]) async throws
 
     /// Stores a session under the digest of its access token (and of its refresh token, if any).

@@ -157,7 +157,6 @@ struct SQLiteAccountStore: AccountStore {
                 for deviceID in deviceIDs {
                     try db.execute(sql: "DELETE FROM devices WHERE user_id = ? AND device_id = ?", arguments: [userID.rawValue, deviceID])
                     try db.execute(sql: "DELETE FROM sessions WHERE user_id = ? AND device_id = ?", arguments: [userID.rawValue, deviceID])
-                    try SQLiteKeyStore.deleteDevice(db, userID, deviceID)
                 }
             }
         }

@@ -194,40 +194,6 @@ enum SQLiteSchema {
                     AND json_type(json, '$.content."m.relates_to".rel_type') = 'text';
                 """)
         }
-        // End-to-end encryption: the keys devices publish, the device-list change stream and
-        // to-device messages (positions in the server-wide stream).
-        migrator.registerMigration("0003_end_to_end_keys") { db in
-            try db.execute(sql: """
-                CREATE TABLE e2e_device_keys (
-                    user_id TEXT NOT NULL, device_id TEXT NOT NULL, json TEXT NOT NULL,
-                    PRIMARY KEY (user_id, device_id)
-                );
-                CREATE TABLE e2e_one_time_keys (
-                    user_id TEXT NOT NULL, device_id TEXT NOT NULL, algorithm TEXT NOT NULL, key_id TEXT NOT NULL,
-                    json TEXT NOT NULL,
-                    PRIMARY KEY (user_id, device_id, algorithm, key_id)
-                );
-                CREATE TABLE e2e_fallback_keys (
-                    user_id TEXT NOT NULL, device_id TEXT NOT NULL, algorithm TEXT NOT NULL, key_id TEXT NOT NULL,
-                    json TEXT NOT NULL, used INTEGER NOT NULL DEFAULT 0,
-                    PRIMARY KEY (user_id, device_id, algorithm)
-                );
-                CREATE TABLE e2e_cross_signing_keys (
-                    user_id TEXT NOT NULL, key_type TEXT NOT NULL, json TEXT NOT NULL,
-                    PRIMARY KEY (user_id, key_type)
-                );
-                CREATE TABLE device_list_changes (stream INTEGER PRIMARY KEY NOT NULL, user_id TEXT NOT NULL);
-                CREATE TABLE to_device_messages (
-                    stream INTEGER PRIMARY KEY NOT NULL, user_id TEXT NOT NULL, device_id TEXT NOT NULL,
-                    sender TEXT NOT NULL, type TEXT NOT NULL, content TEXT NOT NULL
-                );
-                CREATE INDEX to_device_by_device ON to_device_messages(user_id, device_id, stream);
-                CREATE TABLE to_device_transactions (
-                    user_id TEXT NOT NULL, device_id TEXT NOT NULL, txn_id TEXT NOT NULL,
-                    PRIMARY KEY (user_id, device_id, txn_id)
-                );
-                """)
-        }
         // Extended profile fields (`m.tz`, custom keys); display name and avatar stay on accounts.
         migrator.registerMigration("0004_profile_fields") { db in
             try db.execute(sql: """

@@ -36,30 +36,23 @@ public enum PaginationToken: Sendable, Equatable {
 public struct SyncToken: Sendable, Equatable {
     public var stream: StreamPosition
     public var typing: Int64
-    /// How far the device's to-device messages were delivered, when that is behind `stream`
-    /// (a sync delivers at most a batch of them).
-    public var toDevice: StreamPosition?
 
-    public init(stream: StreamPosition, typing: Int64, toDevice: StreamPosition? = nil) {
+    public init(stream: StreamPosition, typing: Int64) {
         self.stream = stream
         self.typing = typing
-        self.toDevice = toDevice
     }
 
     public init?(_ text: String) {
         guard text.hasPrefix("s") else { return nil }
         let parts = text.dropFirst().split(separator: "_")
-        guard parts.count == 2 || parts.count == 3, let stream = Int64(parts[0]), let typing = Int64(parts[1]), stream >= 0, typing >= 0
-        else { return nil }
+        guard parts.count == 2, let stream = Int64(parts[0]), let typing = Int64(parts[1]), stream >= 0, typing >= 0 else {
+            return nil
+        }
         self.stream = stream
         self.typing = typing
-        if parts.count == 3 {
-            guard let toDevice = Int64(parts[2]), toDevice >= 0, toDevice <= stream else { return nil }
-            self.toDevice = toDevice
-        }
     }
 
-    public var text: String { "s\(stream)_\(typing)" + (toDevice.map { "_\($0)" } ?? "") }
+    public var text: String { "s\(stream)_\(typing)" }
 }
 
 extension Rooms {

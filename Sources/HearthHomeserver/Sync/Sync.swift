@@ -8,15 +8,13 @@ public final class Sync: Sendable {
     let rooms: Rooms
     let store: any RoomStore
     let userData: any UserDataStore
-    let keys: any KeyStore
     let ephemeral: EphemeralState
     let notifier: StreamNotifier
     let clock: any WallClock
     let pushRules: PushRules
 
-    init(rooms: Rooms, store: any RoomStore, userData: any UserDataStore, keys: any KeyStore, ephemeral: EphemeralState,
+    init(rooms: Rooms, store: any RoomStore, userData: any UserDataStore, ephemeral: EphemeralState,
          notifier: StreamNotifier, clock: any WallClock) {
-        self.keys = keys
         self.pushRules = PushRules(userData: userData)
         self.rooms = rooms
         self.store = store
@@ -145,15 +143,16 @@ public final class Sync: Sendable {
             hasNews = true
         }
 
-        let endToEnd = try await endToEndSection(for: requester, since: since, upTo: now, sharedUsers: sharedUsers)
-        if endToEnd.hasNews { hasNews = true }
-        var json: JSONObject = [
-            "next_batch": .string(SyncToken(stream: now, typing: serial, toDevice: endToEnd.toDevicePosition).text),
+        let json: JSONObject = [
+            "next_batch": .string(SyncToken(stream: now, typing: serial).text),
             "rooms": ["join": .object(join), "invite": .object(invite), "leave": .object(leave), "knock": .object(knock)],
             "account_data": ["events": .array(globalAccountData)],
             "presence": ["events": .array(presenceEvents)],
+            "to_device": ["events": []],
+            "device_lists": ["changed": [], "left": []],
+            "device_one_time_keys_count": ["signed_curve25519": 0],
+            "device_unused_fallback_key_types": [],
         ]
-        for member in endToEnd.json { json[member.key] = member.value }
         return Response(json: json, isEmpty: !hasNews)
     }
 
