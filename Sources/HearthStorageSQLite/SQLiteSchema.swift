@@ -170,6 +170,7 @@ enum SQLiteSchema {
                 CREATE INDEX media_by_digest ON media(sha256);
                 """)
         }
+        registerFederationTransportMigrations(&migrator)
         return migrator
     }
 }

@@ -17,6 +17,8 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
     public let rooms: any RoomStore
     public let userData: any UserDataStore
     public let media: any MediaStore
+    /// Server keys, the outbound federation queue and the egress audit log.
+    public let federation: any FederationStore
 
     public init(path: String, synchronous: Synchronous = .full) throws {
         var configuration = Configuration()
@@ -35,6 +37,7 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
         rooms = SQLiteRoomStore(pool: pool)
         userData = SQLiteUserDataStore(pool: pool)
         media = SQLiteMediaStore(pool: pool)
+        federation = SQLiteFederationStore(pool: pool)
     }
 
     /// Applied migrations, oldest first (for diagnostics and tests).
