@@ -106,7 +106,9 @@ struct KeyRingFixture {
         defer { fixture.remove() }
         let me = fixture.local.serverName
         // Unknown key (and no way to fetch it): refused.
-        await #expect(throws: MatrixError.self) { try await fixture.endpoint.authenticate(try request(signedWith: remoteKey, destination: me)) }
+        let unknown = try KeyRingFixture(local: fixture.local)
+        defer { unknown.remove() }
+        await #expect(throws: MatrixError.self) { try await unknown.endpoint.authenticate(try request(signedWith: remoteKey, destination: me)) }
         try await store(fixture, validUntil: KeyRingFixture.now + 1000)
         let origin = try await fixture.endpoint.authenticate(try request(signedWith: remoteKey, destination: me))
         #expect(origin == remote)

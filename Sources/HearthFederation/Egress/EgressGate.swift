@@ -228,6 +228,9 @@ fileprivate final class HTTPTransport: Sendable {
             timeout: .init(connect: amount(settings.connectTimeout), read: amount(settings.requestTimeout)), proxy: nil,
             decompression: .disabled)
         configuration.httpVersion = .http1Only
+        // A refused connection or a bad certificate fails the request at once: the outbound
+        // queues and key fetches have their own retry policy.
+        configuration.connectionPool.retryConnectionEstablishment = false
         self.configuration = configuration
         maxResponseSize = settings.maxResponseSize
     }
