@@ -1,4 +1,6 @@
 import Foundation
+import HearthCore
+import HearthFederation
 import Testing
 
 /// The egress gate is the only way out: no source file but the gate's own may import an HTTP
@@ -20,5 +22,12 @@ import Testing
         #expect(offenders.isEmpty, "network clients outside the egress gate: \(offenders)")
         let gate = try String(contentsOf: Self.sources.appendingPathComponent("HearthFederation/Egress/EgressGate.swift"), encoding: .utf8)
         #expect(gate.contains("fileprivate final class HTTPTransport"))
+    }
+
+    @Test func policiesCanReadJSONBodies() {
+        #expect(EgressBody.bytes(Array(#"{"a":1}"#.utf8), contentType: "application/json").json?["a"]?.intValue == 1)
+        #expect(EgressBody.bytes(Array(#"{"a":1}"#.utf8), contentType: "application/octet-stream").json == nil)
+        #expect(EgressBody.json(["b": 2]).json?["b"]?.intValue == 2)
+        #expect(EgressBody.none.json == nil)
     }
 }
