@@ -116,6 +116,31 @@ import Testing
         #expect(version["server"]?["name"]?.stringValue == "Hearth")
     }
 
+    @Test func roomServerACLIsApplied() async throws {
+        let ca = try TestCA()
+        defer { ca.remove() }
+        let a = try await FedTestServer.start(ca: ca)
+        defer { Task { await a.destroy() } }
+        let alice = UserID("@alice:\(a.name.rawValue)")!
+        _ = try await a.homeserver.accounts.createAccount(userID: alice, password: nil, inhibitLogin: true)
+        let open = try await a.homeserver.rooms.createRoom([:], by: alice, creatorProfile: (nil, nil))
+        let guarded = try await a.homeserver.rooms.createRoom([
+            "initial_state": [["type": "m.room.server_acl", "state_key": "",
+                               "content": ["allow": ["*"], "deny": ["*.evil.example"], "allow_ip_literals": false]]],
+        ], by: alice, creatorProfile: (nil, nil))
+        let endpoint = a.federation.endpoint
+        try await endpoint.requireServerACL(ServerName("matrix.evil.example")!, roomID: open)
+        try await endpoint.requireServerACL(ServerName("good.example:8448")!, roomID: guarded)
+        for denied in ["matrix.evil.example", "1.2.3.4:8448"] {
+            do {
+                try await endpoint.requireServerACL(ServerName(denied)!, roomID: guarded)
+                Issue.record("\(denied) passed the ACL")
+            } catch let error as MatrixError {
+                #expect(error.code == .forbidden && error.status == 403)
+            }
+        }
+    }
+
     @Test func federationConfigurationIsParsed() throws {
         let yaml = """
             server_name: example.org
