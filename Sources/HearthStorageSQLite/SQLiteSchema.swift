@@ -170,6 +170,7 @@ enum SQLiteSchema {
                 CREATE INDEX media_by_digest ON media(sha256);
                 """)
         }
+<<<<<<< HEAD
         migrator.registerMigration("0002_end_to_end_encryption") { db in
             try db.execute(sql: """
                 CREATE TABLE device_keys (
@@ -239,6 +240,9 @@ enum SQLiteSchema {
                 );
                 """)
         }
+=======
+        registerFederationTransportMigrations(&migrator)
+>>>>>>> fedtransport
         return migrator
     }
 }
