@@ -14,12 +14,12 @@
 #      latency:    the same population offered LAT_RATE messages/s in total (a rate both sustain),
 #                  so delivery latency is compared without either server saturated;
 # 5. writes the numbers and the ratios against the goals to Spec/performance.md.
-# Env: USERS (50) ROOMS (10) DURATION (30) LAT_RATE (20) LAT_SECONDS (30) OUT (Spec/performance.md)
+# Env: USERS (50) ROOMS (10) DURATION (30) LAT_RATE (10) LAT_SECONDS (30) OUT (Spec/performance.md)
 #      BIN_DIR (.build/release; with --skip-build, where hearth and hearth-load are)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-USERS=${USERS:-50} ROOMS=${ROOMS:-10} DURATION=${DURATION:-30} LAT_RATE=${LAT_RATE:-20} LAT_SECONDS=${LAT_SECONDS:-30}
+USERS=${USERS:-50} ROOMS=${ROOMS:-10} DURATION=${DURATION:-30} LAT_RATE=${LAT_RATE:-10} LAT_SECONDS=${LAT_SECONDS:-30}
 OUT=${OUT:-Spec/performance.md}
 WORK="$ROOT/.build/compare"
 PY="$ROOT/.venv/bin/python3"
