@@ -8,8 +8,8 @@
 # 2. starts Synapse (from PyPI, in .venv; SQLite) and Hearth (SQLite), each on a free loopback
 #    port with a fresh data directory under .build/compare/, rate limits raised on both, both
 #    logging at WARNING;
-# 3. measures each server's idle memory (VmRSS 10 s after start, no users);
-# 4. runs hearth-load against each, one server at a time:
+# 3. measures each server's idle memory (VmRSS, and its anonymous part, 10 s after start, no users);
+# 4. runs hearth-load against each, one server at a time (the other one SIGSTOPped):
 #      throughput: USERS users in ROOMS rooms, all sending as fast as acknowledged, while all sync;
 #      latency:    the same population offered LAT_RATE messages/s in total (a rate both sustain),
 #                  so delivery latency is compared without either server saturated;
@@ -37,7 +37,7 @@ LOAD="$BIN_DIR/hearth-load"
 [ -x "$HEARTH" ] && [ -x "$LOAD" ] || { echo "release binaries missing; run without --skip-build" >&2; exit 1; }
 
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
+rss_kib() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"; }
 wait_ready() {  # wait_ready URL PID NAME
   for _ in $(seq 1 600); do
     curl -fsS --max-time 2 "$1/_matrix/client/versions" >/dev/null 2>&1 && return 0
@@ -48,7 +48,10 @@ wait_ready() {  # wait_ready URL PID NAME
 }
 
 PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null || true; kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
 trap cleanup EXIT
 
 rm -rf "$WORK"; mkdir -p "$WORK/synapse" "$WORK/hearth"
@@ -122,19 +125,24 @@ HPID=$!; PIDS+=("$HPID")
 wait_ready "http://127.0.0.1:$SPORT" "$SPID" synapse
 wait_ready "http://127.0.0.1:$HPORT" "$HPID" hearth
 sleep 10
-echo "{\"synapse\": $(rss_kib "$SPID"), \"hearth\": $(rss_kib "$HPID")}" > "$WORK/idle.json"
+echo "{\"synapse\": $(rss_kib "$SPID" VmRSS), \"hearth\": $(rss_kib "$HPID" VmRSS),
+ \"synapse_anon\": $(rss_kib "$SPID" RssAnon), \"hearth_anon\": $(rss_kib "$HPID" RssAnon)}" > "$WORK/idle.json"
 echo "== idle RSS (KiB): $(cat "$WORK/idle.json")"
 
-run_load() {  # run_load NAME PORT PID PHASE [extra args]
-  local name=$1 port=$2 pid=$3 phase=$4; shift 4
+run_load() {  # run_load NAME PORT PID OTHER_PID PHASE [extra args]
+  local name=$1 port=$2 pid=$3 other=$4 phase=$5; shift 5
   echo "== $name: $phase"
+  # The other server is stopped (SIGSTOP) meanwhile, so background work it still does after
+  # its own run (Synapse has some) cannot take CPU from the server being measured.
+  kill -STOP "$other"
   "$LOAD" --url "http://127.0.0.1:$port" --users "$USERS" --rooms "$ROOMS" --shared-secret "$SECRET" \
-    --pid "$pid" --label "$name" --json "$WORK/$name-$phase.json" "$@"
+    --pid "$pid" --label "$name" --json "$WORK/$name-$phase.json" "$@" || { kill -CONT "$other"; return 1; }
+  kill -CONT "$other"
 }
-run_load synapse "$SPORT" "$SPID" throughput --seconds "$DURATION"
-run_load hearth "$HPORT" "$HPID" throughput --seconds "$DURATION"
-run_load synapse "$SPORT" "$SPID" latency --seconds "$LAT_SECONDS" --rate "$LAT_RATE"
-run_load hearth "$HPORT" "$HPID" latency --seconds "$LAT_SECONDS" --rate "$LAT_RATE"
+run_load synapse "$SPORT" "$SPID" "$HPID" throughput --seconds "$DURATION"
+run_load hearth "$HPORT" "$HPID" "$SPID" throughput --seconds "$DURATION"
+run_load synapse "$SPORT" "$SPID" "$HPID" latency --seconds "$LAT_SECONDS" --rate "$LAT_RATE"
+run_load hearth "$HPORT" "$HPID" "$SPID" latency --seconds "$LAT_SECONDS" --rate "$LAT_RATE"
 
 SYNAPSE_VERSION=$("$PY" -c 'import importlib.metadata as m; print(m.version("matrix-synapse"))')
 COMMIT=$(git rev-parse --short HEAD)

@@ -51,6 +51,7 @@ def main() -> None:
         ("Idle memory (RSS, fresh start)", mib(idle["hearth"]), mib(idle["synapse"]), fmt(memory, "x", 3), "< 0.2x",
          memory is not None and memory < 0.2),
     ]
+    anon = ratio(idle.get("hearth_anon"), idle.get("synapse_anon"))
 
     lines = [
         "# Performance: Hearth and Synapse under the same load",
@@ -58,7 +59,7 @@ def main() -> None:
         "Measured by `Scripts/compare-synapse.sh` with the project's load tool `hearth-load`, which drives any",
         "homeserver through the client-server API only. Both servers ran on the same machine in the same run,",
         "on SQLite (both in WAL mode with `synchronous=FULL`: an acknowledged event is on disk), logging at",
-        "WARNING, with rate limits raised. One server is loaded at a time. This file is generated; rerun the",
+        "WARNING, with rate limits raised. One server is loaded at a time; the other is paused (SIGSTOP). This file is generated; rerun the",
         "script to refresh it. The numbers are what was measured, goals met or not.",
         "",
         f"- Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; Hearth commit {commit}; "
@@ -74,6 +75,10 @@ def main() -> None:
     ]
     lines += [f"| {name} | {h} | {s} | {r} | {goal} | {'yes' if met else '**no**'} |" for name, h, s, r, goal, met in goals]
     lines += [
+        "",
+        f"Idle RSS counts mapped code: Hearth's anonymous (heap and stack) part is {mib(idle.get('hearth_anon'))}, "
+        f"Synapse's {mib(idle.get('synapse_anon'))} ({fmt(anon, 'x', 3)}); the rest is the pages of the executable and "
+        "shared libraries (Swift runtime, Foundation, ICU data, SQLite) that the process has touched.",
         "",
         "## All measurements",
         "",
