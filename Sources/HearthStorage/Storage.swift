@@ -10,11 +10,8 @@ public protocol Storage: Sendable {
     var rooms: any RoomStore { get }
     var userData: any UserDataStore { get }
     var media: any MediaStore { get }
-<<<<<<< HEAD
     var keys: any KeyStore { get }
-=======
     var federation: any FederationStore { get }
->>>>>>> fedtransport
 }
 
 /// Failures a backend reports in terms the homeserver understands.

@@ -170,7 +170,6 @@ enum SQLiteSchema {
                 CREATE INDEX media_by_digest ON media(sha256);
                 """)
         }
-<<<<<<< HEAD
         migrator.registerMigration("0002_end_to_end_encryption") { db in
             try db.execute(sql: """
                 CREATE TABLE device_keys (
@@ -240,9 +239,7 @@ enum SQLiteSchema {
                 );
                 """)
         }
-=======
         registerFederationTransportMigrations(&migrator)
->>>>>>> fedtransport
         return migrator
     }
 }
