@@ -48,11 +48,13 @@ let package = Package(
             dependencies: ["HearthStorage", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
+        // libgd, for media thumbnails.
+        .systemLibrary(name: "CGD", pkgConfig: "gdlib", providers: [.apt(["libgd-dev"])]),
         // Homeserver behaviour without HTTP: accounts, rooms, the event pipeline, sync.
         .target(
             name: "HearthHomeserver",
             dependencies: [
-                "HearthCore", "HearthStorage",
+                "HearthCore", "HearthStorage", "CGD",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -161,8 +163,9 @@ let package = Package(
         .testTarget(
             name: "HearthServerTests",
             dependencies: [
-                "HearthServer", "HearthHomeserver", "HearthCore", "HearthStorage",
+                "HearthServer", "HearthHomeserver", "HearthCore", "HearthStorage", "CGD",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

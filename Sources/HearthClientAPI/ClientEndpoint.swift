@@ -49,6 +49,22 @@ struct ClientEndpoint: Sendable {
     }
 }
 
+extension ClientEndpoint {
+    /// Endpoints where authentication is optional: a token, if given, must be valid.
+    func optionallyAuthed(_ method: HTTPRequest.Method, _ paths: [String], rateLimited: Bool = false,
+                          _ handler: @escaping @Sendable (MatrixRequest, Requester?) async throws -> MatrixResponse) -> Route {
+        Route(method, paths) { request in
+            let requester: Requester? = if let token = request.accessToken {
+                try await homeserver.accounts.authenticate(accessToken: token)
+            } else {
+                nil
+            }
+            if rateLimited { try limiter.check(key: requester.map { "user:\($0.userID)" } ?? "ip:\(request.remoteAddress ?? "?")") }
+            return try await handler(request, requester)
+        }
+    }
+}
+
 extension MatrixRequest {
     func roomID(_ name: String = "roomId") throws(MatrixError) -> RoomID {
         let text = try path(name)

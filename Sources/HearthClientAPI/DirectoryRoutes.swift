@@ -22,25 +22,7 @@ enum DirectoryRoutes {
             let term = try body.optionalObject("filter")?.optionalString("generic_search_term")?.lowercased()
             var chunk: [JSONValue] = []
             for roomID in try await store.publicRooms() {
-                let state = try await hs.rooms.currentState(roomID)
-                let events = try await hs.rooms.pdus(state.filter { ["m.room.name", "m.room.topic", "m.room.canonical_alias",
-                                                                       "m.room.avatar", "m.room.join_rules",
-                                                                       "m.room.history_visibility", "m.room.guest_access",
-                                                                       "m.room.create"].contains($0.key.type) && $0.key.stateKey.isEmpty }.map(\.value))
-                func content(_ type: String) -> JSONObject? { events.values.first { $0.type == type }?.content }
-                let joined = try await hs.rooms.members(of: roomID).filter { $0.membership == "join" }.count
-                var entry: JSONObject = [
-                    "room_id": .string(roomID.rawValue),
-                    "num_joined_members": .int(Int64(joined)),
-                    "world_readable": .bool(content("m.room.history_visibility")?["history_visibility"]?.stringValue == "world_readable"),
-                    "guest_can_join": .bool(content("m.room.guest_access")?["guest_access"]?.stringValue == "can_join"),
-                    "join_rule": .string(content("m.room.join_rules")?["join_rule"]?.stringValue ?? "invite"),
-                ]
-                if let name = content("m.room.name")?["name"]?.stringValue { entry["name"] = .string(name) }
-                if let topic = content("m.room.topic")?["topic"]?.stringValue { entry["topic"] = .string(topic) }
-                if let alias = content("m.room.canonical_alias")?["alias"]?.stringValue { entry["canonical_alias"] = .string(alias) }
-                if let avatar = content("m.room.avatar")?["url"]?.stringValue { entry["avatar_url"] = .string(avatar) }
-                if let type = content("m.room.create")?["type"]?.stringValue { entry["room_type"] = .string(type) }
+                let entry = try await hs.rooms.summary(roomID)
                 if let term {
                     let haystack = [entry["name"]?.stringValue, entry["topic"]?.stringValue, entry["canonical_alias"]?.stringValue]
                         .compactMap { $0?.lowercased() }
@@ -118,20 +100,31 @@ enum DirectoryRoutes {
                 }
                 return try await publicRooms(request, body: try request.jsonBody())
             },
+            e.optionallyAuthed(.get, ["/_matrix/client/v1/room_summary/{roomIdOrAlias}"], rateLimited: true) { request, requester in
+                let text = try request.path("roomIdOrAlias")
+                let roomID: RoomID
+                if let id = RoomID(text) {
+                    roomID = id
+                } else if let alias = RoomAlias(text) {
+                    guard let id = try await store.roomID(forAlias: alias) else { throw MatrixError.notFound("Room alias not found") }
+                    roomID = id
+                } else {
+                    throw MatrixError.invalidParam("Invalid room ID or alias \(text)")
+                }
+                return MatrixResponse(json: try await hs.rooms.summary(roomID, for: requester?.userID))
+            },
             e.authed(.post, ClientEndpoint.client("/user_directory/search"), rateLimited: true) { request, requester in
                 let body = try request.jsonBody()
                 let term = try body.requireString("search_term")
                 let limit = Int(clamping: try body.optionalInt("limit") ?? 10)
-                // Users the searcher shares a room with, plus everyone in public rooms (Synapse's default).
-                let matches = try await hs.storage.accounts.searchUsers(term, limit: max(1, min(limit, 100)) + 1)
-                let results: [JSONValue] = matches.prefix(limit).map { account in
+                let found = try await hs.searchUserDirectory(term, limit: limit, for: requester.userID)
+                let results: [JSONValue] = found.results.map { account in
                     var entry: JSONObject = ["user_id": .string(account.userID.rawValue)]
                     if let name = account.displayName { entry["display_name"] = .string(name) }
                     if let avatar = account.avatarURL { entry["avatar_url"] = .string(avatar) }
                     return .object(entry)
                 }
-                _ = requester
-                return MatrixResponse(json: ["results": .array(results), "limited": .bool(matches.count > limit)])
+                return MatrixResponse(json: ["results": .array(results), "limited": .bool(found.limited)])
             },
         ]
     }

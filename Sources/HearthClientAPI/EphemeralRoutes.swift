@@ -28,10 +28,12 @@ enum EphemeralRoutes {
                 let roomID = try request.roomID()
                 let eventID = try request.eventID()
                 if type == "m.fully_read" {
-                    try await hs.rooms.requireJoined(requester.userID, roomID)
-                    try await hs.setAccountData(requester.userID, roomID: roomID, type: "m.fully_read", content: ["event_id": .string(eventID.rawValue)])
+                    try await hs.setReadMarker(requester.userID, roomID: roomID, eventID: eventID)
                 } else {
                     let thread = try request.jsonBody().optionalString("thread_id")
+                    if let thread, thread != "main", EventID(thread) == nil {
+                        throw MatrixError.invalidParam("thread_id must be main or a thread root's event ID")
+                    }
                     try await hs.setReceipt(requester.userID, roomID: roomID, eventID: eventID, type: type, threadID: thread)
                 }
                 return .empty
@@ -45,9 +47,7 @@ enum EphemeralRoutes {
                     return id
                 }
                 if let fullyRead = try id("m.fully_read") {
-                    try await hs.rooms.requireJoined(requester.userID, roomID)
-                    try await hs.setAccountData(requester.userID, roomID: roomID, type: "m.fully_read",
-                                                content: ["event_id": .string(fullyRead.rawValue)])
+                    try await hs.setReadMarker(requester.userID, roomID: roomID, eventID: fullyRead)
                 }
                 if let read = try id("m.read") {
                     try await hs.setReceipt(requester.userID, roomID: roomID, eventID: read, type: "m.read", threadID: nil)
@@ -59,6 +59,9 @@ enum EphemeralRoutes {
             },
             e.authed(.get, ClientEndpoint.client("/presence/{userId}/status")) { request, requester in
                 let user = try request.userID()
+                if user.server == hs.serverName, try await hs.accounts.account(user) == nil {
+                    throw MatrixError.notFound("Unknown user")
+                }
                 guard let presence = hs.ephemeral.presence(of: user) else {
                     return MatrixResponse(json: ["presence": "offline"])
                 }
@@ -133,7 +136,9 @@ enum AccountDataRoutes {
                 try own(request, requester)
                 let roomID = try request.roomID()
                 var tags = try await store.accountData(requester.userID, roomID: roomID, type: "m.tag")?["tags"]?.objectValue ?? [:]
-                tags[try request.path("tag")] = .object(try request.jsonBody())
+                let tag = try request.jsonBody()
+                if let order = tag["order"], order.numberValue == nil { throw MatrixError.badJSON("order must be a number") }
+                tags[try request.path("tag")] = .object(tag)
                 try await hs.setAccountData(requester.userID, roomID: roomID, type: "m.tag", content: ["tags": .object(tags)])
                 return .empty
             },
@@ -159,7 +164,11 @@ enum ReportingRoutes {
                 let roomID = try request.roomID()
                 let eventID = try request.eventID()
                 // Reporting an event the reporter cannot see reveals nothing: it is "not found" either way.
-                _ = try await hs.rooms.event(eventID, in: roomID, for: requester)
+                do {
+                    _ = try await hs.rooms.event(eventID, in: roomID, for: requester)
+                } catch let error as MatrixError where error.code == .forbidden {
+                    throw MatrixError.notFound("Event not found or not visible to you")
+                }
                 let body = try request.jsonBody()
                 try await hs.storage.userData.saveReport(reporter: requester.userID, roomID: roomID, eventID: eventID, userID: nil,
                                                          reason: try body.optionalString("reason"), score: try body.optionalInt("score"),

@@ -6,7 +6,7 @@ import Hummingbird
 import Logging
 import Hummingbird
 
-/// The content repository: uploads, authenticated downloads, configuration.
+/// The content repository: uploads, authenticated downloads, thumbnails, configuration.
 /// Spec: https://spec.matrix.org/v1.19/client-server-api/#content-repository
 enum MediaRoutes {
     static func routes(_ e: ClientEndpoint) -> [Route] {
@@ -28,6 +28,27 @@ enum MediaRoutes {
             headers[.cacheControl] = "private, max-age=86400"
             return MatrixResponse(bytes: content.bytes, contentType: content.record.contentType, headers: headers)
         }
+        @Sendable func thumbnail(_ request: MatrixRequest) async throws -> MatrixResponse {
+            func dimension(_ name: String) throws -> Int {
+                guard let value = try request.queryInt(name) else { throw MatrixError.missingParam("Missing \(name)") }
+                guard value > 0 else { throw MatrixError.invalidParam("\(name) must be positive") }
+                return value
+            }
+            let width = try dimension("width")
+            let height = try dimension("height")
+            guard let method = Thumbnailer.Method(rawValue: request.query("method") ?? "scale") else {
+                throw MatrixError.invalidParam("method must be crop or scale")
+            }
+            _ = try request.queryBool("animated")
+            let result = try await hs.media.thumbnail(server: try request.path("serverName"), mediaID: try request.path("mediaId"),
+                                                      width: width, height: height, method: method)
+            let ext = result.contentType.split(separator: "/").last.map(String.init) ?? "bin"
+            var headers: HTTPFields = [:]
+            headers[.contentDisposition] = "inline; filename=\"thumbnail.\(ext)\""
+            headers[.contentSecurityPolicy] = "sandbox; default-src 'none'; script-src 'none'; object-src 'none';"
+            headers[.cacheControl] = "private, max-age=86400"
+            return MatrixResponse(bytes: result.bytes, contentType: result.contentType, headers: headers)
+        }
         let config = MatrixResponse(json: ["m.upload.size": .int(Int64(limit))])
         return [
             e.authed(.post, ["/_matrix/media/v3/upload", "/_matrix/media/r0/upload"], access: .nonGuest, rateLimited: true,
@@ -44,6 +65,13 @@ enum MediaRoutes {
             e.open(.get, ["/_matrix/media/v3/download/{serverName}/{mediaId}", "/_matrix/media/v3/download/{serverName}/{mediaId}/{fileName}",
                           "/_matrix/media/r0/download/{serverName}/{mediaId}", "/_matrix/media/r0/download/{serverName}/{mediaId}/{fileName}"]) { request in
                 try await download(request)
+            },
+            e.authed(.get, ["/_matrix/client/v1/media/thumbnail/{serverName}/{mediaId}"], rateLimited: true) { request, _ in
+                try await thumbnail(request)
+            },
+            e.open(.get, ["/_matrix/media/v3/thumbnail/{serverName}/{mediaId}", "/_matrix/media/r0/thumbnail/{serverName}/{mediaId}"],
+                   rateLimited: true) { request in
+                try await thumbnail(request)
             },
             e.authed(.get, ["/_matrix/client/v1/media/config"]) { _, _ in config },
             e.authed(.get, ["/_matrix/media/v3/config", "/_matrix/media/r0/config"]) { _, _ in config },

@@ -48,6 +48,10 @@ enum PushRuleRoutes {
                 body["rule_id"] = .string(id)
                 guard let actions = body["actions"]?.arrayValue else { throw MatrixError.missingParam("Missing actions") }
                 if kind == .content, body["pattern"]?.stringValue == nil { throw MatrixError.missingParam("Missing pattern") }
+                if let conditions = body["conditions"],
+                   conditions.arrayValue?.allSatisfy({ $0["kind"]?.stringValue != nil }) != true {
+                    throw MatrixError.badJSON("conditions must be a list of objects with a kind")
+                }
                 guard var rule = PushRule(json: body) else { throw MatrixError.badJSON("Invalid push rule") }
                 rule.actions = actions.compactMap(PushAction.init(json:))
                 var ruleset = try await rules.ruleset(for: requester.userID)

@@ -99,11 +99,8 @@ enum RoomReadRoutes {
             e.authed(.get, ClientEndpoint.client("/rooms/{roomId}/messages")) { request, requester in
                 let direction = request.query("dir") ?? "b"
                 guard direction == "b" || direction == "f" else { throw MatrixError.invalidParam("dir must be b or f") }
-                let from = try request.query("from").map { text throws(MatrixError) -> PaginationToken in
-                    guard let token = PaginationToken(text) else { throw MatrixError.invalidParam("Invalid from token") }
-                    return token
-                }
-                let to = request.query("to").flatMap(PaginationToken.init)
+                let from = try request.paginationToken("from")
+                let to = try request.paginationToken("to")
                 let page = try await hs.rooms.messages(try request.roomID(), for: requester.userID, from: from, to: to,
                                                        backwards: direction == "b", limit: try request.queryInt("limit") ?? 10,
                                                        filter: try filter(request))
@@ -114,6 +111,15 @@ enum RoomReadRoutes {
                 if let end = page.end { json["end"] = .string(end) }
                 if !page.state.isEmpty { json["state"] = .array(try await hs.rooms.clientEvents(page.state, for: requester)) }
                 return MatrixResponse(json: json)
+            },
+            e.authed(.get, ["/_matrix/client/v1/rooms/{roomId}/timestamp_to_event"]) { request, requester in
+                guard let ts = try request.queryInt("ts") else { throw MatrixError.missingParam("Missing ts") }
+                guard let direction = request.query("dir") else { throw MatrixError.missingParam("Missing dir") }
+                guard direction == "f" || direction == "b" else { throw MatrixError.invalidParam("dir must be f or b") }
+                let event = try await hs.rooms.event(in: try request.roomID(), nearest: Int64(ts), forwards: direction == "f",
+                                                     for: requester.userID)
+                return MatrixResponse(json: ["event_id": .string(event.pdu.eventID.rawValue),
+                                             "origin_server_ts": .int(event.pdu.originServerTS)])
             },
             e.authed(.get, ClientEndpoint.client("/rooms/{roomId}/context/{eventId}")) { request, requester in
                 let context = try await hs.rooms.context(try request.roomID(), eventID: try request.eventID(), for: requester.userID,
@@ -128,7 +134,13 @@ enum RoomReadRoutes {
                 ])
             },
             e.authed(.get, ClientEndpoint.client("/rooms/{roomId}/members")) { request, requester in
-                let at = request.query("at").flatMap(PaginationToken.init)
+                let memberships = ["join", "invite", "knock", "leave", "ban"]
+                for key in ["membership", "not_membership"] {
+                    if let value = request.query(key), !memberships.contains(value) {
+                        throw MatrixError.invalidParam("\(key) must be one of \(memberships.joined(separator: ", "))")
+                    }
+                }
+                let at = try request.paginationToken("at")
                 let events = try await hs.rooms.memberEvents(try request.roomID(), for: requester.userID, at: at,
                                                              membership: request.query("membership"),
                                                              notMembership: request.query("not_membership"))

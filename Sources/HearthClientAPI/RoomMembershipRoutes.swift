@@ -23,12 +23,21 @@ enum RoomMembershipRoutes {
             guard let user = UserID(text) else { throw MatrixError.invalidParam("Invalid user_id") }
             return user
         }
-        @Sendable func membershipChange(_ path: String, _ membership: String, selfTarget: Bool = false) -> Route {
+        /// `targetFrom`: the memberships the target may have for the change to make sense (a
+        /// kick needs someone in the room, an unban someone banned); the auth rules allow more.
+        @Sendable func membershipChange(_ path: String, _ membership: String, selfTarget: Bool = false,
+                                        targetFrom: Set<String>? = nil) -> Route {
             e.authed(.post, ClientEndpoint.client("/rooms/{roomId}/\(path)"), access: membership == "leave" && selfTarget ? .user : .nonGuest,
                      rateLimited: true) { request, requester in
                 let roomID = try request.roomID()
                 let body = try request.jsonBody()
                 let user = selfTarget ? requester.userID : try target(body)
+                if let targetFrom, try await hs.rooms.exists(roomID) {
+                    let current = try await hs.rooms.membership(of: user, in: roomID) ?? "leave"
+                    guard targetFrom.contains(current) else {
+                        throw MatrixError.forbidden("\(user) cannot be \(path == "kick" ? "kicked" : "unbanned"): their membership is \(current)")
+                    }
+                }
                 try await hs.rooms.setMembership(roomID, sender: requester.userID, target: user, membership: membership,
                                                  reason: try body.optionalString("reason"))
                 return .empty
@@ -43,12 +52,12 @@ enum RoomMembershipRoutes {
             },
             e.authed(.post, ClientEndpoint.client("/join/{roomIdOrAlias}"), rateLimited: true) { request, requester in
                 let roomID = try await resolve(try request.path("roomIdOrAlias"))
-                _ = try await hs.rooms.join(roomID, user: requester.userID, reason: try request.jsonBody().optionalString("reason"))
+                try await hs.join(roomID, as: requester, reason: try request.jsonBody().optionalString("reason"))
                 return MatrixResponse(json: ["room_id": .string(roomID.rawValue)])
             },
             e.authed(.post, ClientEndpoint.client("/rooms/{roomId}/join"), rateLimited: true) { request, requester in
                 let roomID = try request.roomID()
-                _ = try await hs.rooms.join(roomID, user: requester.userID, reason: try request.jsonBody().optionalString("reason"))
+                try await hs.join(roomID, as: requester, reason: try request.jsonBody().optionalString("reason"))
                 return MatrixResponse(json: ["room_id": .string(roomID.rawValue)])
             },
             e.authed(.post, ClientEndpoint.client("/knock/{roomIdOrAlias}"), access: .nonGuest, rateLimited: true) { request, requester in
@@ -69,12 +78,27 @@ enum RoomMembershipRoutes {
                 return .empty
             },
             membershipChange("leave", "leave", selfTarget: true),
-            membershipChange("kick", "leave"),
+            membershipChange("kick", "leave", targetFrom: ["join", "invite", "knock"]),
             membershipChange("ban", "ban"),
-            membershipChange("unban", "leave"),
+            membershipChange("unban", "leave", targetFrom: ["ban"]),
             e.authed(.post, ClientEndpoint.client("/rooms/{roomId}/forget"), rateLimited: true) { request, requester in
                 try await hs.rooms.forget(try request.roomID(), user: requester.userID)
                 return .empty
+            },
+            e.authed(.post, ClientEndpoint.client("/rooms/{roomId}/upgrade"), access: .nonGuest, rateLimited: true) { request, requester in
+                let body = try request.jsonBody()
+                var creators: [UserID] = []
+                for value in try body.optionalArray("additional_creators") ?? [] {
+                    guard let text = value.stringValue, let user = UserID(text) else {
+                        throw MatrixError.badJSON("additional_creators must be a list of user IDs")
+                    }
+                    creators.append(user)
+                }
+                let account = try await hs.accounts.account(requester.userID)
+                let replacement = try await hs.rooms.upgrade(try request.roomID(), to: try body.requireString("new_version"),
+                                                             additionalCreators: creators, by: requester.userID,
+                                                             profile: (account?.displayName, account?.avatarURL))
+                return MatrixResponse(json: ["replacement_room": .string(replacement.rawValue)])
             },
             e.authed(.get, ClientEndpoint.client("/joined_rooms")) { _, requester in
                 let joined = try await hs.rooms.memberships(of: requester.userID).filter { $0.membership == "join" }

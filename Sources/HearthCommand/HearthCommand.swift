@@ -11,7 +11,7 @@ struct Hearth: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hearth",
         abstract: "Hearth: a Matrix homeserver for organizations that keep their members' data to themselves.",
-        subcommands: [Serve.self, GenerateConfig.self, RegisterUser.self, RotateKey.self],
+        subcommands: [Serve.self, GenerateConfig.self, RegisterUser.self, RotateKey.self, Routes.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -135,6 +135,21 @@ struct RotateKey: ParsableCommand {
             print("Retired \(retired); the new key is \(new.keyID). Restart the server to sign with it.")
         } catch let error as KeyFileError {
             throw ValidationError(error.description)
+        }
+    }
+}
+
+/// Lists the endpoints Hearth serves, one `METHOD path` a line (Scripts/spec_coverage.py reads
+/// it to build Spec/client-server-coverage.md). Hidden: a tool for developers.
+struct Routes: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print every endpoint Hearth serves as METHOD path.", shouldDisplay: false)
+
+    func run() async throws {
+        var logger = Logger(label: "hearth-routes")
+        logger.logLevel = .error
+        for route in try HearthServer.registeredRoutes(logger: logger) {
+            print("\(route.method) \(route.path)")
         }
     }
 }

@@ -34,9 +34,12 @@ public final class MatrixRouter: Sendable {
 
     private let root: Node
     private let logger: Logger
+    /// Every (method, path pattern) served, in registration order (for the spec coverage table).
+    public let registered: [(method: String, path: String)]
 
     public init(routes: [Route], logger: Logger) {
         let root = Node()
+        registered = routes.flatMap { route in route.paths.map { (route.method.rawValue, $0) } }
         for route in routes {
             for path in route.paths {
                 var node = root

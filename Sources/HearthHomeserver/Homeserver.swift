@@ -67,6 +67,27 @@ public final class Homeserver: Sendable {
         for deviceID in devices { try await keys.deleteDevice(requester.userID, deviceID) }
     }
 
+    /// A client's join. Guests may join only rooms whose `m.room.guest_access` is `can_join`;
+    /// a user joining an upgraded room takes their tags along from its predecessor.
+    /// Spec: https://spec.matrix.org/v1.19/client-server-api/#guest-access
+    public func join(_ roomID: RoomID, as requester: Requester, reason: String?) async throws {
+        let user = requester.userID
+        guard try await rooms.exists(roomID) else { throw MatrixError.notFound("No known servers to join \(roomID) through") }
+        if requester.isGuest {
+            let access = try await rooms.currentStateEvent(roomID, StateKey("m.room.guest_access", ""))?.content["guest_access"]
+            guard access?.stringValue == "can_join" else {
+                throw MatrixError(.guestAccessForbidden, status: 403, "Guests cannot join this room")
+            }
+        }
+        let wasJoined = try await rooms.membership(of: user, in: roomID) == "join"
+        _ = try await rooms.join(roomID, user: user, reason: reason)
+        if !wasJoined, let old = try await rooms.predecessor(of: roomID),
+           let tags = try await storage.userData.accountData(user, roomID: old, type: "m.tag"),
+           try await storage.userData.accountData(user, roomID: roomID, type: "m.tag") == nil {
+            try await setAccountData(user, roomID: roomID, type: "m.tag", content: tags)
+        }
+    }
+
     /// Sets a profile field and pushes it into the user's rooms.
     public func setProfile(_ user: UserID, displayName: String??, avatarURL: String??) async throws {
         guard var account = try await storage.accounts.account(user) else { throw MatrixError.notFound("Unknown user") }
@@ -82,14 +103,26 @@ public final class Homeserver: Sendable {
         notifier.notify(rooms: [], users: [user.rawValue])
     }
 
-    /// A read receipt or read marker, waking /sync of everyone in the room.
+    /// A read receipt, waking /sync of everyone in the room.
     public func setReceipt(_ user: UserID, roomID: RoomID, eventID: EventID, type: String, threadID: String?) async throws {
+        try await requireReadableEvent(user, roomID: roomID, eventID: eventID)
+        try await storage.userData.setReceipt(Receipt(roomID: roomID, userID: user, type: type, eventID: eventID,
+                                                      threadID: threadID, timestamp: clock.now(), stream: 0))
+        notifier.notify(rooms: [roomID.rawValue], users: [user.rawValue])
+    }
+
+    /// The read marker (`m.fully_read` room account data), which only its owner sees.
+    /// Spec: https://spec.matrix.org/v1.19/client-server-api/#fully-read-markers
+    public func setReadMarker(_ user: UserID, roomID: RoomID, eventID: EventID) async throws {
+        try await requireReadableEvent(user, roomID: roomID, eventID: eventID)
+        try await setAccountData(user, roomID: roomID, type: "m.fully_read", content: ["event_id": .string(eventID.rawValue)])
+    }
+
+    /// Receipts and markers point at events of a room the user is in.
+    private func requireReadableEvent(_ user: UserID, roomID: RoomID, eventID: EventID) async throws {
         try await rooms.requireJoined(user, roomID)
         guard let event = try await storage.rooms.event(eventID), event.pdu.roomID == roomID else {
             throw MatrixError.notFound("Event not found")
         }
-        try await storage.userData.setReceipt(Receipt(roomID: roomID, userID: user, type: type, eventID: eventID,
-                                                      threadID: threadID, timestamp: clock.now(), stream: 0))
-        notifier.notify(rooms: [roomID.rawValue], users: [user.rawValue])
     }
 }

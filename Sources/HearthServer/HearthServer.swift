@@ -92,6 +92,17 @@ public enum HearthServer {
         return "\(host):\(url.port ?? 443)"
     }
 
+    /// Every (method, path pattern) a server with all resources serves. Builds a throwaway
+    /// homeserver in a temporary directory (routes hold their homeserver).
+    public static func registeredRoutes(logger: Logger) throws -> [(method: String, path: String)] {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hearth-routes-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var config = HearthConfig.localDefault(dataDirectory: directory)
+        config.sqliteSynchronous = "normal"
+        let homeserver = try makeHomeserver(config, logger: logger)
+        return router(for: homeserver, resources: ["client", "federation"], config: config, logger: logger).registered
+    }
+
     /// One Hummingbird application per listener address, TLS where the listener asks for it,
     /// plus the federation sender's lifecycle when `federation` is given.
     public static func applications(for homeserver: Homeserver, federation: Federation? = nil, config: HearthConfig, logger: Logger,

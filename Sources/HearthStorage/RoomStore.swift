@@ -189,4 +189,68 @@ public protocol RoomStore: Sendable {
     func aliases(of roomID: RoomID) async throws -> [RoomAlias]
     func aliasCreator(_ alias: RoomAlias) async throws -> UserID?
     func deleteAlias(_ alias: RoomAlias) async throws
+
+    /// Visible events of a room sent at or after (`forwards`) or at or before a timestamp,
+    /// nearest first.
+    func events(in roomID: RoomID, nearTimestamp timestamp: Milliseconds, forwards: Bool, limit: Int) async throws -> [StoredEvent]
+
+    /// Visible, unredacted events of `rooms` before `before` in which every term appears in one
+    /// of the JSON paths `keys` (such as `content.body`), newest first.
+    func search(in rooms: [RoomID], terms: [String], keys: [String], before: StreamPosition?, limit: Int) async throws -> [StoredEvent]
+    /// How many events `search` would find in all.
+    func searchCount(in rooms: [RoomID], terms: [String], keys: [String]) async throws -> Int
+
+    // MARK: Relations
+
+    /// Visible events relating to any of `parents` (optionally of one relation type and event
+    /// type), before (backwards) or after a topological position.
+    func relations(in roomID: RoomID, to parents: [EventID], relType: String?, eventType: String?, from: TopologicalPosition,
+                   backwards: Bool, limit: Int) async throws -> [StoredEvent]
+    /// Visible children of the given relation types (all types when nil), oldest first.
+    func relationChildren(of parents: [EventID], relTypes: [String]?) async throws -> [RelationChild]
+    /// For each thread root among `roots` that has replies: the reply count, the latest reply
+    /// and whether `participant` replied.
+    func threadSummaries(of roots: [EventID], participant: UserID?) async throws -> [EventID: ThreadSummary]
+    /// A room's threads, most recently active first, with latest activity before `before`;
+    /// with a participant, only threads they started or replied to.
+    func threads(in roomID: RoomID, participant: UserID?, before: StreamPosition?, limit: Int) async throws -> [ThreadSummary]
+}
+
+/// An event that relates to another (`content.m.relates_to`).
+public struct RelationChild: Sendable, Equatable {
+    public var eventID: EventID
+    public var parent: EventID
+    public var relType: String
+    public var type: String
+    public var sender: UserID
+    public var originServerTS: Milliseconds
+    public var stream: StreamPosition
+
+    public init(eventID: EventID, parent: EventID, relType: String, type: String, sender: UserID,
+                originServerTS: Milliseconds, stream: StreamPosition) {
+        self.eventID = eventID
+        self.parent = parent
+        self.relType = relType
+        self.type = type
+        self.sender = sender
+        self.originServerTS = originServerTS
+        self.stream = stream
+    }
+}
+
+/// A thread: its root, how many replies, the latest one.
+public struct ThreadSummary: Sendable, Equatable {
+    public var root: EventID
+    public var count: Int64
+    public var latestEventID: EventID
+    public var latestStream: StreamPosition
+    public var participated: Bool
+
+    public init(root: EventID, count: Int64, latestEventID: EventID, latestStream: StreamPosition, participated: Bool) {
+        self.root = root
+        self.count = count
+        self.latestEventID = latestEventID
+        self.latestStream = latestStream
+        self.participated = participated
+    }
 }

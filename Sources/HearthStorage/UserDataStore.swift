@@ -57,6 +57,30 @@ public protocol UserDataStore: Sendable {
     /// Reports of events, rooms and users, for moderators.
     func saveReport(reporter: UserID, roomID: RoomID?, eventID: EventID?, userID: UserID?, reason: String?,
                     score: Int64?, at: Milliseconds) async throws
+    /// Every report, oldest first (for moderators' tools).
+    func reports() async throws -> [ContentReport]
+}
+
+/// A user's report of an event, a room or another user.
+public struct ContentReport: Sendable, Equatable {
+    public var reporter: UserID
+    public var roomID: RoomID?
+    public var eventID: EventID?
+    public var userID: UserID?
+    public var reason: String?
+    public var score: Int64?
+    public var createdAt: Milliseconds
+
+    public init(reporter: UserID, roomID: RoomID?, eventID: EventID?, userID: UserID?, reason: String?, score: Int64?,
+                createdAt: Milliseconds) {
+        self.reporter = reporter
+        self.roomID = roomID
+        self.eventID = eventID
+        self.userID = userID
+        self.reason = reason
+        self.score = score
+        self.createdAt = createdAt
+    }
 }
 
 public struct MediaRecord: Sendable, Equatable {

@@ -84,6 +84,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
                     arguments: [stream, pdu.eventID.rawValue, pdu.roomID.rawValue, pdu.type, pdu.stateKey, pdu.sender.rawValue,
                                 pdu.depth, pdu.originServerTS, json, event.stateGroupBefore, after, event.rejectionReason,
                                 event.softFailed, event.transaction?.transactionID, event.transaction?.deviceID])
+                try Self.indexRelation(db, pdu, stream: stream)
                 for prev in pdu.prevEvents {
                     try db.execute(sql: "INSERT OR IGNORE INTO event_edges (event_id, prev_event_id) VALUES (?, ?)",
                                    arguments: [pdu.eventID.rawValue, prev.rawValue])
@@ -177,18 +178,20 @@ final class SQLiteRoomStore: RoomStore, Sendable {
             try await pool.write { db in
                 try db.execute(sql: "UPDATE events SET json = ?, redacted_by = ? WHERE event_id = ?",
                                arguments: [redactedJSON.encodedString(), redaction.rawValue, eventID.rawValue])
+                // A redacted event no longer relates to anything.
+                try db.execute(sql: "DELETE FROM event_relations WHERE event_id = ?", arguments: [eventID.rawValue])
             }
         }
     }
 
     // MARK: Reading events
 
-    private static let eventColumns = """
+    static let eventColumns = """
         e.stream, e.event_id, e.json, e.state_group_before, e.rejection_reason, e.soft_failed, e.redacted_by, e.txn_id,
         e.device_id, r.version
         """
 
-    private static func storedEvent(from row: Row) throws -> StoredEvent {
+    static func storedEvent(from row: Row) throws -> StoredEvent {
         guard let version = RoomVersion(row["version"] as String), let eventID = EventID(row["event_id"] as String) else {
             throw StorageError.backend("stored event has an unknown room version")
         }

@@ -240,6 +240,30 @@ enum SQLiteSchema {
                 """)
         }
         registerFederationTransportMigrations(&migrator)
+        // Relations (`content.m.relates_to`) of every event, for /relations, /threads and the
+        // aggregations bundled in `unsigned.m.relations`. Existing events are indexed here.
+        // Events by timestamp, for /timestamp_to_event.
+        migrator.registerMigration("0002_event_relations") { db in
+            try db.execute(sql: """
+                CREATE INDEX events_by_room_timestamp ON events(room_id, origin_server_ts);
+                CREATE TABLE event_relations (
+                    event_id TEXT PRIMARY KEY NOT NULL,
+                    room_id TEXT NOT NULL,
+                    relates_to TEXT NOT NULL,
+                    rel_type TEXT NOT NULL,
+                    stream INTEGER NOT NULL
+                );
+                CREATE INDEX event_relations_by_parent ON event_relations(relates_to, rel_type, stream);
+                CREATE INDEX event_relations_by_room ON event_relations(room_id, rel_type, stream);
+                INSERT OR IGNORE INTO event_relations (event_id, room_id, relates_to, rel_type, stream)
+                  SELECT event_id, room_id, json_extract(json, '$.content."m.relates_to".event_id'),
+                         json_extract(json, '$.content."m.relates_to".rel_type'), stream
+                  FROM events
+                  WHERE redacted_by IS NULL
+                    AND json_type(json, '$.content."m.relates_to".event_id') = 'text'
+                    AND json_type(json, '$.content."m.relates_to".rel_type') = 'text';
+                """)
+        }
         return migrator
     }
 }

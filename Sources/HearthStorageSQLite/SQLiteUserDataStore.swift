@@ -127,6 +127,19 @@ struct SQLiteUserDataStore: UserDataStore {
             }
         }
     }
+
+    func reports() async throws -> [ContentReport] {
+        try await storageCall {
+            try await pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM reports ORDER BY id").map { row in
+                    ContentReport(reporter: UserID(row["reporter"] as String)!, roomID: (row["room_id"] as String?).flatMap(RoomID.init),
+                                  eventID: (row["event_id"] as String?).flatMap(EventID.init),
+                                  userID: (row["user_id"] as String?).flatMap(UserID.init), reason: row["reason"],
+                                  score: row["score"], createdAt: row["created_at"])
+                }
+            }
+        }
+    }
 }
 
 struct SQLiteMediaStore: MediaStore {

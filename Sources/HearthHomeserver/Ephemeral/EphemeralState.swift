@@ -35,10 +35,11 @@ public final class EphemeralState: Sendable {
     /// without a refresh.
     public func setTyping(_ user: UserID, in room: RoomID, typing: Bool, timeout: Milliseconds) {
         let now = clock.now()
+        let lasts = min(max(timeout, 0), 120_000)
         let changed = state.withLock { state -> Bool in
             let wasTyping = (state.typing[room]?[user] ?? 0) > now
             if typing {
-                state.typing[room, default: [:]][user] = now + min(max(timeout, 0), 120_000)
+                state.typing[room, default: [:]][user] = now + lasts
             } else {
                 state.typing[room]?[user] = nil
             }
@@ -48,6 +49,13 @@ public final class EphemeralState: Sendable {
             return true
         }
         if changed { notifier.notify(rooms: [room.rawValue]) }
+        if typing {
+            // Wake waiting /syncs when the notification lapses without a refresh.
+            Task { [weak self] in
+                try? await Task.sleep(for: .milliseconds(lasts + 5))
+                self?.expireTyping()
+            }
+        }
     }
 
     /// Users typing in `room` now, and whether that changed after `serial`.

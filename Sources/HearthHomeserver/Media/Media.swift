@@ -61,6 +61,36 @@ public final class Media: Sendable {
         return Content(record: record, bytes: Array(data))
     }
 
+    /// A thumbnail of a local image, made once per size and method and then kept on disk next
+    /// to the original. An image no larger than the request is served as it is.
+    public func thumbnail(server: String, mediaID: String, width: Int, height: Int,
+                          method: Thumbnailer.Method) async throws -> (bytes: [UInt8], contentType: String) {
+        let original = try await download(server: server, mediaID: mediaID)
+        let cache = directory.appendingPathComponent("thumbnails", isDirectory: true)
+        let file = cache.appendingPathComponent("\(original.record.sha256)-\(width)x\(height)-\(method.rawValue)")
+        if let data = FileManager.default.contents(atPath: file.path), let header = ImageHeader(Array(data)) {
+            return (Array(data), "image/" + header.format.rawValue)
+        }
+        let bytes = original.bytes
+        let made = try await Task.detached { () throws(MatrixError) -> Thumbnailer.Thumbnail? in
+            try Thumbnailer.thumbnail(of: bytes, width: width, height: height, method: method)
+        }.value
+        guard let made else {
+            // Smaller than asked: the original, which is an image (the thumbnailer read its header).
+            let type = ImageHeader(bytes).map { "image/" + $0.format.rawValue } ?? original.record.contentType
+            return (bytes, type)
+        }
+        try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
+        let temporary = cache.appendingPathComponent(".thumb-\(UUID().uuidString)")
+        if FileManager.default.createFile(atPath: temporary.path, contents: Data(made.bytes)) {
+            // A concurrent request may have written it first; either copy is the same.
+            if (try? FileManager.default.moveItem(at: temporary, to: file)) == nil {
+                try? FileManager.default.removeItem(at: temporary)
+            }
+        }
+        return (made.bytes, made.contentType)
+    }
+
     /// Deletes a media ID, and its file when no other ID shares it.
     public func delete(mediaID: String) async throws {
         guard let record = try await store.media(mediaID) else { return }

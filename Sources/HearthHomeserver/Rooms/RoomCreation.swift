@@ -51,10 +51,24 @@ extension Rooms {
         }
         let isDirect = body["is_direct"]?.boolValue ?? false
         var invitees: [UserID] = []
+        if let list = body["invite"], list.arrayValue == nil { throw MatrixError.badJSON("invite must be a list of user IDs") }
         for value in body["invite"]?.arrayValue ?? [] {
             guard let text = value.stringValue, let user = UserID(text) else { throw MatrixError.badJSON("invalid user ID in invite") }
             invitees.append(user)
         }
+        // Invitees' profiles go into their invite events; unknown local users are an error
+        // before anything is created.
+        var inviteeProfiles: [UserID: Account] = [:]
+        for invitee in invitees where invitee.server == settings.serverName {
+            guard let account = try await accounts.account(invitee), !account.isDeactivated else {
+                throw MatrixError.notFound("Unknown user \(invitee)")
+            }
+            inviteeProfiles[invitee] = account
+        }
+        for key in ["name", "topic", "room_alias_name"] {
+            if let value = body[key], value.stringValue == nil { throw MatrixError.badJSON("\(key) must be a string") }
+        }
+        if let list = body["initial_state"], list.arrayValue == nil { throw MatrixError.badJSON("initial_state must be a list") }
         var initialState: [(type: String, stateKey: String, content: JSONObject)] = []
         for value in body["initial_state"]?.arrayValue ?? [] {
             guard let type = value["type"]?.stringValue, let content = value["content"]?.objectValue else {
@@ -76,6 +90,15 @@ extension Rooms {
         // 1. The create event, which for v12 also fixes the room ID.
         var createContent = body["creation_content"]?.objectValue ?? [:]
         createContent["room_version"] = .string(version.identifier)
+        // trusted_private_chat: where rooms have additional creators (v12), the invitees become
+        // creators rather than users listed at power 100.
+        let invitedCreators = preset == "trusted_private_chat" && version.auth.hasAdditionalCreators
+            ? invitees.filter { $0 != creator } : []
+        if !invitedCreators.isEmpty {
+            var creators = createContent["additional_creators"]?.arrayValue ?? []
+            for user in invitedCreators where !creators.contains(.string(user.rawValue)) { creators.append(.string(user.rawValue)) }
+            createContent["additional_creators"] = .array(creators)
+        }
         if version.auth.createEventHasCreator { createContent["creator"] = .string(creator.rawValue) }
         let roomID: RoomID
         let create: PDU
@@ -112,7 +135,8 @@ extension Rooms {
             try await add("m.room.member", creator.rawValue, member)
             // 3. Power levels, with the client's override applied on top.
             var powerLevels = Self.defaultPowerLevels(creator: creator, version: version,
-                                                      extraAdmins: preset == "trusted_private_chat" ? invitees : [])
+                                                      extraAdmins: preset == "trusted_private_chat" && invitedCreators.isEmpty
+                                                          ? invitees : [])
             for member in body["power_level_content_override"]?.objectValue ?? [:] {
                 powerLevels[member.key] = member.value
             }
@@ -143,6 +167,8 @@ extension Rooms {
             for invitee in invitees where invitee != creator {
                 var content: JSONObject = ["membership": "invite"]
                 if isDirect { content["is_direct"] = true }
+                if let name = inviteeProfiles[invitee]?.displayName { content["displayname"] = .string(name) }
+                if let avatar = inviteeProfiles[invitee]?.avatarURL { content["avatar_url"] = .string(avatar) }
                 try await add("m.room.member", invitee.rawValue, content)
             }
         }

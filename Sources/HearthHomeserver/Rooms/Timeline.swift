@@ -3,6 +3,10 @@ public import HearthStorage
 
 /// A position a client can paginate from: a topological one (`t<depth>_<stream>`, from
 /// /messages and prev_batch) or a stream one (`s<stream>_…`, a /sync token).
+///
+/// A topological token names the gap just before the event at (depth, stream): paginating
+/// backwards from it returns the events before that event, forwards returns that event and
+/// what follows. So a page's `end` continues exactly where the page stopped, in either direction.
 public enum PaginationToken: Sendable, Equatable {
     case topological(TopologicalPosition)
     case stream(StreamPosition)
@@ -65,7 +69,12 @@ extension Rooms {
         if visibility == "world_readable" { return true }
         var membership = visibilityEvent[.member(user)]?.content["membership"]?.stringValue
         if event.pdu.type == "m.room.member", event.pdu.stateKey == user.rawValue {
-            membership = event.pdu.content["membership"]?.stringValue
+            // Users see their own membership changes when they were or become a member or
+            // invitee, so a kicked user sees the kick and an invitee the invite.
+            let after = event.pdu.content["membership"]?.stringValue
+            let sides: [String?] = [membership, after]
+            if sides.contains(where: { $0 == "join" || $0 == "invite" }) { return true }
+            membership = after
         }
         if membership == "join" { return true }
         if visibility == "shared" {
@@ -107,9 +116,16 @@ extension Rooms {
 
     // MARK: Client format
 
-    /// An event as a client receives it, with `unsigned` filled in.
+    /// An event as a client receives it, with `unsigned` filled in (bundled aggregations too).
     public func clientEvent(_ event: StoredEvent, for requester: Requester?) async throws -> JSONObject {
+        try await clientEvent(event, for: requester, bundle: true)
+    }
+
+    /// `bundle: false` leaves out aggregations unless they are given in `relations`.
+    func clientEvent(_ event: StoredEvent, for requester: Requester?, bundle: Bool, relations: JSONObject? = nil) async throws -> JSONObject {
         var unsigned: JSONObject = ["age": .int(max(0, clock.now() - event.pdu.originServerTS))]
+        let relations = bundle ? try await bundledAggregations(for: [event], requester: requester)[event.pdu.eventID] : relations
+        if let relations { unsigned["m.relations"] = .object(relations) }
         if let requester, event.pdu.sender == requester.userID, event.senderDeviceID == requester.deviceID,
            let txn = event.transactionID {
             unsigned["transaction_id"] = .string(txn)
@@ -140,7 +156,10 @@ extension Rooms {
     public func clientEvents(_ events: [StoredEvent], for requester: Requester?) async throws -> [JSONValue] {
         var out: [JSONValue] = []
         out.reserveCapacity(events.count)
-        for event in events { out.append(.object(try await clientEvent(event, for: requester))) }
+        let aggregations = try await bundledAggregations(for: events, requester: requester)
+        for event in events {
+            out.append(.object(try await clientEvent(event, for: requester, bundle: false, relations: aggregations[event.pdu.eventID])))
+        }
         return out
     }
 
@@ -154,128 +173,4 @@ extension Rooms {
         else { throw MatrixError.notFound("Event not found.") }
         return try await clientEvent(stored, for: requester)
     }
-
-    public struct MessagesPage: Sendable {
-        public var chunk: [StoredEvent]
-        public var start: String
-        public var end: String?
-        public var state: [StoredEvent]
-    }
-
-    /// `GET /rooms/{roomId}/messages`.
-    public func messages(_ roomID: RoomID, for user: UserID, from: PaginationToken?, to: PaginationToken?, backwards: Bool,
-                         limit: Int, filter: EventFilter) async throws -> MessagesPage {
-        _ = try await requireCanRead(user, roomID)
-        let limit = max(1, min(limit, 1000))
-        var position: TopologicalPosition
-        switch from {
-        case .topological(let p)?:
-            position = p
-        case .stream(let s)?:
-            if let event = try await store.latestEvent(in: roomID, atOrBefore: s) {
-                position = TopologicalPosition(depth: event.pdu.depth, stream: event.stream + (backwards ? 1 : 0))
-            } else {
-                position = TopologicalPosition(depth: 0, stream: 0)
-            }
-        case nil:
-            position = backwards ? TopologicalPosition(depth: .max, stream: .max) : TopologicalPosition(depth: 0, stream: 0)
-        }
-        let start = PaginationToken.topological(position).text
-        var chunk: [StoredEvent] = []
-        var exhausted = false
-        // Keep reading until the page is full of events the user may see and the filter allows.
-        while chunk.count < limit, !exhausted {
-            let batch = try await store.events(in: roomID, from: position, backwards: backwards, limit: limit * 2)
-            if batch.count < limit * 2 { exhausted = true }
-            guard let last = batch.last else { break }
-            position = TopologicalPosition(depth: last.pdu.depth, stream: last.stream)
-            var candidates = batch
-            if case .topological(let bound)? = to {
-                candidates = candidates.filter {
-                    let p = TopologicalPosition(depth: $0.pdu.depth, stream: $0.stream)
-                    return backwards ? p > bound : p < bound
-                }
-                if candidates.count < batch.count { exhausted = true }
-            }
-            let visibleEvents = try await visible(candidates.filter { filter.allows($0.pdu) }, to: user, in: roomID)
-            for event in visibleEvents where chunk.count < limit { chunk.append(event) }
-            if chunk.count == limit, let lastTaken = chunk.last {
-                position = TopologicalPosition(depth: lastTaken.pdu.depth, stream: lastTaken.stream)
-            }
-        }
-        let end: String? = chunk.isEmpty && exhausted ? nil : PaginationToken.topological(position).text
-        var state: [StoredEvent] = []
-        if filter.lazyLoadMembers {
-            let senders = Set(chunk.map(\.pdu.sender))
-            let current = try await head(roomID).state
-            let ids = senders.compactMap { current[.member($0)] }
-            state = Array(try await store.events(ids).values)
-        }
-        return MessagesPage(chunk: chunk, start: start, end: exhausted && chunk.count < limit ? nil : end, state: state)
-    }
-
-    public struct EventContext: Sendable {
-        public var event: StoredEvent
-        public var before: [StoredEvent]
-        public var after: [StoredEvent]
-        public var start: String
-        public var end: String
-        public var state: [StoredEvent]
-    }
-
-    /// `GET /rooms/{roomId}/context/{eventId}`.
-    public func context(_ roomID: RoomID, eventID: EventID, for user: UserID, limit: Int, filter: EventFilter) async throws -> EventContext {
-        _ = try await requireCanRead(user, roomID)
-        guard let event = try await store.event(eventID), event.pdu.roomID == roomID,
-              try await !visible([event], to: user, in: roomID).isEmpty
-        else { throw MatrixError.notFound("Event not found.") }
-        let position = TopologicalPosition(depth: event.pdu.depth, stream: event.stream)
-        let half = max(0, min(limit, 100)) / 2
-        let beforeCount = half
-        let afterCount = max(0, min(limit, 100)) - half
-        let before = try await visible(store.events(in: roomID, from: position, backwards: true, limit: beforeCount)
-            .filter { filter.allows($0.pdu) }, to: user, in: roomID)
-        let after = try await visible(store.events(in: roomID, from: position, backwards: false, limit: afterCount)
-            .filter { filter.allows($0.pdu) }, to: user, in: roomID)
-        let startPosition = before.last.map { TopologicalPosition(depth: $0.pdu.depth, stream: $0.stream) } ?? position
-        let endPosition = after.last.map { TopologicalPosition(depth: $0.pdu.depth, stream: $0.stream) } ?? position
-        var stateIDs = try await stateMap(event.stateGroupBefore)
-        if filter.lazyLoadMembers {
-            let senders = Set(([event] + before + after).map(\.pdu.sender.rawValue))
-            stateIDs = stateIDs.filter { $0.key.type != "m.room.member" || senders.contains($0.key.stateKey) }
-        }
-        let state = Array(try await store.events(Array(stateIDs.values)).values)
-        return EventContext(event: event, before: before, after: after, start: PaginationToken.topological(startPosition).text,
-                            end: PaginationToken.topological(endPosition).text, state: state)
-    }
-
-    /// The state a user may see: the current state if they are in the room, otherwise the
-    /// state when they left.
-    public func visibleState(_ roomID: RoomID, for user: UserID) async throws -> [StateKey: EventID] {
-        let membership = try await requireCanRead(user, roomID)
-        if membership == "join" || membership == nil { return try await head(roomID).state }
-        guard let memberEventID = try await head(roomID).state[.member(user)],
-              let group = try await store.stateGroupAfter(memberEventID)
-        else { return [:] }
-        return try await store.state(group)
-    }
-
-    /// Members at a sync token (or now), filtered by membership.
-    public func memberEvents(_ roomID: RoomID, for user: UserID, at: PaginationToken?, membership: String?,
-                             notMembership: String?) async throws -> [StoredEvent] {
-        var state = try await visibleState(roomID, for: user)
-        if case .stream(let position)? = at, let event = try await store.latestEvent(in: roomID, atOrBefore: position),
-           let group = try await store.stateGroupAfter(event.pdu.eventID) {
-            state = try await store.state(group)
-        }
-        let ids = state.filter { $0.key.type == "m.room.member" }.map(\.value)
-        return try await store.events(ids).values.filter { event in
-            let value = event.pdu.content["membership"]?.stringValue
-            if let membership, value != membership { return false }
-            if let notMembership, value == notMembership { return false }
-            return true
-        }.sorted { $0.stream < $1.stream }
-    }
-
-    public func storedEvents(_ ids: [EventID]) async throws -> [EventID: StoredEvent] { try await store.events(ids) }
 }

@@ -94,6 +94,10 @@ public final class Sync: Sendable {
         let joinedRooms = memberships.filter { $0.membership == "join" }.map(\.roomID)
         let receipts = try await userData.receipts(in: joinedRooms, changedAfter: sinceStream)
         let accountData = try await userData.accountData(user, changedAfter: sinceStream)
+        // Presence is shared with everyone in a joined room, whatever the room filter shows.
+        for roomID in joinedRooms {
+            for member in try await rooms.members(of: roomID) where member.membership == "join" { sharedUsers.insert(member.userID) }
+        }
 
         for membership in memberships where filter.room.allowsRoom(membership.roomID) {
             let roomID = membership.roomID
@@ -122,9 +126,6 @@ public final class Sync: Sendable {
                 if news || since == nil {
                     join[roomID.rawValue] = .object(section.json)
                     if news { hasNews = true }
-                }
-                for member in try await rooms.members(of: roomID) where member.membership == "join" {
-                    sharedUsers.insert(member.userID)
                 }
             case "invite" where newMembership:
                 invite[roomID.rawValue] = ["invite_state": ["events": .array(try await strippedState(roomID, membershipEvent: membership.eventID))]]
@@ -247,7 +248,8 @@ public final class Sync: Sendable {
             stateEvents = stateEvents.filter { $0.pdu.type != "m.room.member" || wanted.contains($0.pdu.stateKey ?? "") }
             if since != nil {
                 // Members of the new timeline's senders that the client may not have loaded yet.
-                let missing = wanted.compactMap { current[StateKey("m.room.member", $0)] }
+                // (The user's own member event came with the room's first sync.)
+                let missing = wanted.subtracting([requester.userID.rawValue]).compactMap { current[StateKey("m.room.member", $0)] }
                     .filter { id in !timelineIDs.contains(id) && !stateEvents.contains { $0.pdu.eventID == id } }
                 stateEvents += try await store.events(missing).values
             }

@@ -1,0 +1,2 @@
+// libgd, for thumbnails (PNG, JPEG, GIF, WebP). Installed by Scripts/setup-system.sh (libgd-dev).
+#include <gd.h>
