@@ -19,39 +19,8 @@ enum DirectoryRoutes {
         @Sendable func publicRooms(_ request: MatrixRequest, body: JSONObject) async throws -> MatrixResponse {
             let limit = Int(try body.optionalInt("limit") ?? Int64(try request.queryInt("limit") ?? 100))
             let since = Int(try body.optionalString("since") ?? request.query("since") ?? "0") ?? 0
-            let term = try body.optionalObject("filter")?.optionalString("generic_search_term")?.lowercased()
-            var chunk: [JSONValue] = []
-            for roomID in try await store.publicRooms() {
-                let state = try await hs.rooms.currentState(roomID)
-                let events = try await hs.rooms.pdus(state.filter { ["m.room.name", "m.room.topic", "m.room.canonical_alias",
-                                                                       "m.room.avatar", "m.room.join_rules",
-                                                                       "m.room.history_visibility", "m.room.guest_access",
-                                                                       "m.room.create"].contains($0.key.type) && $0.key.stateKey.isEmpty }.map(\.value))
-                func content(_ type: String) -> JSONObject? { events.values.first { $0.type == type }?.content }
-                let joined = try await hs.rooms.members(of: roomID).filter { $0.membership == "join" }.count
-                var entry: JSONObject = [
-                    "room_id": .string(roomID.rawValue),
-                    "num_joined_members": .int(Int64(joined)),
-                    "world_readable": .bool(content("m.room.history_visibility")?["history_visibility"]?.stringValue == "world_readable"),
-                    "guest_can_join": .bool(content("m.room.guest_access")?["guest_access"]?.stringValue == "can_join"),
-                    "join_rule": .string(content("m.room.join_rules")?["join_rule"]?.stringValue ?? "invite"),
-                ]
-                if let name = content("m.room.name")?["name"]?.stringValue { entry["name"] = .string(name) }
-                if let topic = content("m.room.topic")?["topic"]?.stringValue { entry["topic"] = .string(topic) }
-                if let alias = content("m.room.canonical_alias")?["alias"]?.stringValue { entry["canonical_alias"] = .string(alias) }
-                if let avatar = content("m.room.avatar")?["url"]?.stringValue { entry["avatar_url"] = .string(avatar) }
-                if let type = content("m.room.create")?["type"]?.stringValue { entry["room_type"] = .string(type) }
-                if let term {
-                    let haystack = [entry["name"]?.stringValue, entry["topic"]?.stringValue, entry["canonical_alias"]?.stringValue]
-                        .compactMap { $0?.lowercased() }
-                    if !haystack.contains(where: { $0.contains(term) }) { continue }
-                }
-                chunk.append(.object(entry))
-            }
-            let page = Array(chunk.dropFirst(since).prefix(max(0, limit)))
-            var json: JSONObject = ["chunk": .array(page), "total_room_count_estimate": .int(Int64(chunk.count))]
-            if since + page.count < chunk.count { json["next_batch"] = .string(String(since + page.count)) }
-            if since > 0 { json["prev_batch"] = .string(String(max(0, since - limit))) }
+            let term = try body.optionalObject("filter")?.optionalString("generic_search_term")
+            let json = try await hs.rooms.publicRoomsPage(limit: limit, since: since, searchTerm: term)
             return MatrixResponse(json: json)
         }
         return [

@@ -1,6 +1,7 @@
 public import HearthCore
 public import HearthStorage
 public import Logging
+import Synchronization
 
 /// The homeserver's behaviour, without HTTP: every feature, wired to one storage backend.
 public final class Homeserver: Sendable {
@@ -16,6 +17,8 @@ public final class Homeserver: Sendable {
     public let sync: Sync
     public let pushRules: PushRules
     public let media: Media
+    public let federation: Federation
+    public let openID: OpenIDTokens
 
     public init(settings: HomeserverSettings, storage: any Storage, signingKey: SigningKey,
                 clock: any WallClock = SystemClock(), logger: Logger) throws {
@@ -29,10 +32,15 @@ public final class Homeserver: Sendable {
         rooms = Rooms(settings: settings, store: storage.rooms, accounts: storage.accounts, signingKey: signingKey,
                       clock: clock, notifier: notifier, logger: logger)
         ephemeral = EphemeralState(clock: clock, notifier: notifier)
-        sync = Sync(rooms: rooms, store: storage.rooms, userData: storage.userData, ephemeral: ephemeral,
+        sync = Sync(rooms: rooms, store: storage.rooms, userData: storage.userData, toDevice: storage.federationInbox, ephemeral: ephemeral,
                     notifier: notifier, clock: clock)
         pushRules = PushRules(userData: storage.userData)
         media = try Media(settings: settings, store: storage.media, clock: clock)
+        federation = Federation(settings: settings, rooms: rooms, storage: storage, ephemeral: ephemeral, notifier: notifier,
+                                clock: clock, logger: logger, signingKey: signingKey)
+        openID = OpenIDTokens(clock: clock)
+        let federation = federation
+        rooms.federation.withLock { $0 = federation }
     }
 
     public var serverName: ServerName { settings.serverName }
@@ -68,8 +76,22 @@ public final class Homeserver: Sendable {
         guard let event = try await storage.rooms.event(eventID), event.pdu.roomID == roomID else {
             throw MatrixError.notFound("Event not found")
         }
+        let now = clock.now()
         try await storage.userData.setReceipt(Receipt(roomID: roomID, userID: user, type: type, eventID: eventID,
-                                                      threadID: threadID, timestamp: clock.now(), stream: 0))
+                                                      threadID: threadID, timestamp: now, stream: 0))
         notifier.notify(rooms: [roomID.rawValue], users: [user.rawValue])
+        await federation.sendReceipt(user, in: roomID, eventID: eventID, type: type, threadID: threadID, at: now)
+    }
+
+    /// A local user starts or stops typing; the other servers in the room are told.
+    public func setTyping(_ user: UserID, in roomID: RoomID, typing: Bool, timeout: Milliseconds) async {
+        ephemeral.setTyping(user, in: roomID, typing: typing, timeout: timeout)
+        await federation.sendTyping(user, in: roomID, typing: typing, timeout: timeout)
+    }
+
+    /// A local user's presence; servers sharing a room with them are told.
+    public func setPresence(_ user: UserID, state: String, statusMessage: String?) async {
+        ephemeral.setPresence(user, state: state, statusMessage: statusMessage)
+        await federation.sendPresence(user, state: state, statusMessage: statusMessage)
     }
 }

@@ -10,6 +10,7 @@ public protocol Storage: Sendable {
     var rooms: any RoomStore { get }
     var userData: any UserDataStore { get }
     var media: any MediaStore { get }
+    var federationInbox: any FederationInboxStore { get }
 }
 
 /// Failures a backend reports in terms the homeserver understands.

@@ -17,6 +17,7 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
     public let rooms: any RoomStore
     public let userData: any UserDataStore
     public let media: any MediaStore
+    public let federationInbox: any FederationInboxStore
 
     public init(path: String, synchronous: Synchronous = .full) throws {
         var configuration = Configuration()
@@ -35,6 +36,7 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
         rooms = SQLiteRoomStore(pool: pool)
         userData = SQLiteUserDataStore(pool: pool)
         media = SQLiteMediaStore(pool: pool)
+        federationInbox = SQLiteFederationInboxStore(pool: pool)
     }
 
     /// Applied migrations, oldest first (for diagnostics and tests).

@@ -12,9 +12,11 @@ public final class Sync: Sendable {
     let notifier: StreamNotifier
     let clock: any WallClock
     let pushRules: PushRules
+    let toDevice: any FederationInboxStore
 
-    init(rooms: Rooms, store: any RoomStore, userData: any UserDataStore, ephemeral: EphemeralState,
-         notifier: StreamNotifier, clock: any WallClock) {
+    init(rooms: Rooms, store: any RoomStore, userData: any UserDataStore, toDevice: any FederationInboxStore,
+         ephemeral: EphemeralState, notifier: StreamNotifier, clock: any WallClock) {
+        self.toDevice = toDevice
         self.pushRules = PushRules(userData: userData)
         self.rooms = rooms
         self.store = store
@@ -142,12 +144,23 @@ public final class Sync: Sendable {
             hasNews = true
         }
 
+        // To-device messages: those up to the token the client sends back were delivered.
+        if since != nil {
+            try await toDevice.deleteToDeviceMessages(for: user, deviceID: requester.deviceID, upTo: sinceStream)
+        }
+        let messages = try await toDevice.toDeviceMessages(for: user, deviceID: requester.deviceID, after: sinceStream, limit: 1000)
+            .filter { $0.stream <= now }
+        if !messages.isEmpty { hasNews = true }
+        let toDeviceEvents: [JSONValue] = messages.map {
+            ["sender": .string($0.sender.rawValue), "type": .string($0.type), "content": .object($0.content)]
+        }
+
         let json: JSONObject = [
             "next_batch": .string(SyncToken(stream: now, typing: serial).text),
             "rooms": ["join": .object(join), "invite": .object(invite), "leave": .object(leave), "knock": .object(knock)],
             "account_data": ["events": .array(globalAccountData)],
             "presence": ["events": .array(presenceEvents)],
-            "to_device": ["events": []],
+            "to_device": ["events": .array(toDeviceEvents)],
             "device_lists": ["changed": [], "left": []],
             "device_one_time_keys_count": ["signed_curve25519": 0],
             "device_unused_fallback_key_types": [],
@@ -260,17 +273,27 @@ public final class Sync: Sendable {
     /// The stripped state an invitee or knocker sees before joining.
     /// Spec: https://spec.matrix.org/v1.19/client-server-api/#stripped-state
     func strippedState(_ roomID: RoomID, membershipEvent: EventID) async throws -> [JSONValue] {
+        func stripped(_ event: JSONObject) -> JSONValue? {
+            guard let type = event["type"]?.stringValue, let content = event["content"]?.objectValue else { return nil }
+            var out: JSONObject = ["type": .string(type), "content": .object(content)]
+            if let sender = event["sender"] { out["sender"] = sender }
+            if let key = event["state_key"] { out["state_key"] = key }
+            return .object(out)
+        }
+        // An invite or knock from another server carries the room's state, as that server
+        // described it, in the membership event's `unsigned`.
+        if let membership = try await store.event(membershipEvent), membership.outlier {
+            let carried = membership.pdu.json["unsigned"]?["invite_room_state"]?.arrayValue
+                ?? membership.pdu.json["unsigned"]?["knock_room_state"]?.arrayValue ?? []
+            return carried.compactMap { $0.objectValue.flatMap(stripped) } + [stripped(membership.pdu.json)].compactMap { $0 }
+        }
         let keys = ["m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar", "m.room.canonical_alias",
                     "m.room.encryption", "m.room.topic"].map { StateKey($0, "") }
         let current = try await rooms.currentState(roomID)
         var ids = keys.compactMap { current[$0] }
         ids.append(membershipEvent)
         let events = try await rooms.pdus(ids)
-        return ids.compactMap { events[$0] }.map { pdu in
-            var stripped: JSONObject = ["type": .string(pdu.type), "sender": .string(pdu.sender.rawValue), "content": .object(pdu.content)]
-            if let key = pdu.stateKey { stripped["state_key"] = .string(key) }
-            return .object(stripped)
-        }
+        return ids.compactMap { events[$0] }.compactMap { stripped($0.json) }
     }
 
     /// Aggregates receipts into the `m.receipt` EDU shape; private receipts only for their owner.
