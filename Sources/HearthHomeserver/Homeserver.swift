@@ -17,7 +17,7 @@ public final class Homeserver: Sendable {
     public let sync: Sync
     public let pushRules: PushRules
     public let media: Media
-    public let federation: Federation
+    public let federation: RoomFederation
     public let openID: OpenIDTokens
 
     public init(settings: HomeserverSettings, storage: any Storage, signingKey: SigningKey,
@@ -36,7 +36,7 @@ public final class Homeserver: Sendable {
                     notifier: notifier, clock: clock)
         pushRules = PushRules(userData: storage.userData)
         media = try Media(settings: settings, store: storage.media, clock: clock)
-        federation = Federation(settings: settings, rooms: rooms, storage: storage, ephemeral: ephemeral, notifier: notifier,
+        federation = RoomFederation(settings: settings, rooms: rooms, storage: storage, ephemeral: ephemeral, notifier: notifier,
                                 clock: clock, logger: logger, signingKey: signingKey)
         openID = OpenIDTokens(clock: clock)
         let federation = federation

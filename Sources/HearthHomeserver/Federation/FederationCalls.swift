@@ -7,7 +7,7 @@ extension RemoteHomeservers {
     func makeMembership(_ kind: String, at destination: ServerName, room: RoomID, user: UserID,
                         versions: [RoomVersion]) async throws -> JSONObject {
         let query = kind == "leave" ? [] : versions.map { ("ver", $0.identifier) }
-        let path = "/_matrix/federation/v1/make_\(kind)/\(FederationPath.segment(room.rawValue))/\(FederationPath.segment(user.rawValue))"
+        let path = "/_matrix/federation/v1/make_\(kind)/\(RequestPath.segment(room.rawValue))/\(RequestPath.segment(user.rawValue))"
         return try await object(FederationRequest(method: "GET", path: path, query: query), from: destination)
     }
 
@@ -15,7 +15,7 @@ extension RemoteHomeservers {
     func sendMembership(_ kind: String, at destination: ServerName, room: RoomID, event: PDU,
                         omitMembers: Bool = false) async throws -> JSONObject {
         let version = kind == "knock" ? "v1" : "v2"
-        let path = "/_matrix/federation/\(version)/send_\(kind)/\(FederationPath.segment(room.rawValue))/\(FederationPath.segment(event.eventID.rawValue))"
+        let path = "/_matrix/federation/\(version)/send_\(kind)/\(RequestPath.segment(room.rawValue))/\(RequestPath.segment(event.eventID.rawValue))"
         let query = omitMembers ? [("omit_members", "true")] : []
         return try await object(FederationRequest(method: "PUT", path: path, query: query, body: event.federationJSON),
                                 from: destination)
@@ -23,7 +23,7 @@ extension RemoteHomeservers {
 
     /// `PUT /_matrix/federation/v2/invite/{roomId}/{eventId}`.
     func invite(at destination: ServerName, event: PDU, inviteRoomState: [JSONValue]) async throws -> JSONObject {
-        let path = "/_matrix/federation/v2/invite/\(FederationPath.segment(event.roomID.rawValue))/\(FederationPath.segment(event.eventID.rawValue))"
+        let path = "/_matrix/federation/v2/invite/\(RequestPath.segment(event.roomID.rawValue))/\(RequestPath.segment(event.eventID.rawValue))"
         let body: JSONObject = [
             "room_version": .string(event.roomVersion.identifier),
             "event": .object(event.federationJSON),
@@ -41,14 +41,14 @@ extension RemoteHomeservers {
             "limit": .int(Int64(limit)),
             "min_depth": .int(minDepth),
         ]
-        let response = try await object(FederationRequest(method: "POST", path: "/_matrix/federation/v1/get_missing_events/\(FederationPath.segment(room.rawValue))",
+        let response = try await object(FederationRequest(method: "POST", path: "/_matrix/federation/v1/get_missing_events/\(RequestPath.segment(room.rawValue))",
                                                           body: body), from: destination)
         return response["events"]?.arrayValue?.compactMap(\.objectValue) ?? []
     }
 
     /// `GET /_matrix/federation/v1/state_ids/{roomId}?event_id=…`: the state before the event.
     func stateIDs(at destination: ServerName, room: RoomID, event: EventID) async throws -> (state: [EventID], authChain: [EventID]) {
-        let response = try await object(FederationRequest(method: "GET", path: "/_matrix/federation/v1/state_ids/\(FederationPath.segment(room.rawValue))",
+        let response = try await object(FederationRequest(method: "GET", path: "/_matrix/federation/v1/state_ids/\(RequestPath.segment(room.rawValue))",
                                                           query: [("event_id", event.rawValue)]), from: destination)
         func ids(_ key: String) -> [EventID] { response[key]?.arrayValue?.compactMap { $0.stringValue.flatMap(EventID.init) } ?? [] }
         return (ids("pdu_ids"), ids("auth_chain_ids"))
@@ -56,7 +56,7 @@ extension RemoteHomeservers {
 
     /// `GET /_matrix/federation/v1/state/{roomId}?event_id=…`.
     func state(at destination: ServerName, room: RoomID, event: EventID) async throws -> (state: [JSONObject], authChain: [JSONObject]) {
-        let response = try await object(FederationRequest(method: "GET", path: "/_matrix/federation/v1/state/\(FederationPath.segment(room.rawValue))",
+        let response = try await object(FederationRequest(method: "GET", path: "/_matrix/federation/v1/state/\(RequestPath.segment(room.rawValue))",
                                                           query: [("event_id", event.rawValue)]), from: destination)
         return (response["pdus"]?.arrayValue?.compactMap(\.objectValue) ?? [],
                 response["auth_chain"]?.arrayValue?.compactMap(\.objectValue) ?? [])
@@ -64,14 +64,14 @@ extension RemoteHomeservers {
 
     /// `GET /_matrix/federation/v1/event/{eventId}`.
     func event(at destination: ServerName, id: EventID) async throws -> JSONObject? {
-        let response = try await object(FederationRequest(method: "GET", path: "/_matrix/federation/v1/event/\(FederationPath.segment(id.rawValue))"),
+        let response = try await object(FederationRequest(method: "GET", path: "/_matrix/federation/v1/event/\(RequestPath.segment(id.rawValue))"),
                                         from: destination)
         return response["pdus"]?.arrayValue?.first?.objectValue
     }
 
     /// `GET /_matrix/federation/v1/event_auth/{roomId}/{eventId}`.
     func eventAuth(at destination: ServerName, room: RoomID, event: EventID) async throws -> [JSONObject] {
-        let path = "/_matrix/federation/v1/event_auth/\(FederationPath.segment(room.rawValue))/\(FederationPath.segment(event.rawValue))"
+        let path = "/_matrix/federation/v1/event_auth/\(RequestPath.segment(room.rawValue))/\(RequestPath.segment(event.rawValue))"
         let response = try await object(FederationRequest(method: "GET", path: path), from: destination)
         return response["auth_chain"]?.arrayValue?.compactMap(\.objectValue) ?? []
     }
@@ -79,7 +79,7 @@ extension RemoteHomeservers {
     /// `GET /_matrix/federation/v1/backfill/{roomId}?v=…&limit=…`.
     func backfill(at destination: ServerName, room: RoomID, from: [EventID], limit: Int) async throws -> [JSONObject] {
         let query = from.map { ("v", $0.rawValue) } + [("limit", String(limit))]
-        let response = try await object(FederationRequest(method: "GET", path: "/_matrix/federation/v1/backfill/\(FederationPath.segment(room.rawValue))",
+        let response = try await object(FederationRequest(method: "GET", path: "/_matrix/federation/v1/backfill/\(RequestPath.segment(room.rawValue))",
                                                           query: query), from: destination)
         return response["pdus"]?.arrayValue?.compactMap(\.objectValue) ?? []
     }
@@ -111,9 +111,9 @@ extension RemoteHomeservers {
 }
 
 /// Path segments for federation URLs.
-public enum FederationPath {
+enum RequestPath {
     /// Percent-encodes everything but the unreserved characters (RFC 3986), UTF-8 byte by byte.
-    public static func segment(_ text: String) -> String {
+    static func segment(_ text: String) -> String {
         var out = ""
         for byte in text.utf8 {
             switch byte {

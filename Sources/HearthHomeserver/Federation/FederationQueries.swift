@@ -4,7 +4,7 @@ import Synchronization
 
 /// Queries other servers make about this server's users and rooms.
 /// Spec: https://spec.matrix.org/v1.19/server-server-api/#querying-for-information
-extension Federation {
+extension RoomFederation {
     /// `GET /_matrix/federation/v1/query/profile?user_id=…&field=…`.
     public func queryProfile(_ user: UserID, field: String?) async throws -> JSONObject {
         guard isLocal(user), let account = try await accounts.account(user), !account.isDeactivated else {

@@ -8,7 +8,7 @@ public import HearthStorage
 /// A server may read a room it is in (a member of it is joined) or a world-readable room, and
 /// only if the room's ACL admits it. Events its users could not see by the room's history
 /// visibility are returned redacted, which keeps the room's graph whole without their content.
-extension Federation {
+extension RoomFederation {
     /// Requires that `origin` may read the room.
     public func requireCanRead(_ roomID: RoomID, origin: ServerName) async throws {
         guard try await rooms.exists(roomID), try await rooms.currentState(roomID)[.create] != nil else {

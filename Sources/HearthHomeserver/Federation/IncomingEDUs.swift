@@ -8,7 +8,7 @@ import Logging
 /// Each EDU is about users of the sending server only; anything claiming another server's
 /// user is ignored. Room-scoped EDUs are ignored when the room's ACL denies the origin or the
 /// user is not joined.
-extension Federation {
+extension RoomFederation {
     public func receiveEDU(_ edu: JSONObject, from origin: ServerName) async {
         guard let type = edu["edu_type"]?.stringValue, let content = edu["content"]?.objectValue else {
             logger.info("ignored a malformed EDU", metadata: ["origin": "\(origin)"])

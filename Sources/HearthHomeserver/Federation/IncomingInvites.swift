@@ -5,7 +5,7 @@ import Logging
 /// `PUT /_matrix/federation/v2/invite/{roomId}/{eventId}`: another server invites one of this
 /// server's users; this server checks and countersigns the event.
 /// Spec: https://spec.matrix.org/v1.19/server-server-api/#inviting-to-a-room
-extension Federation {
+extension RoomFederation {
     public func receiveInvite(roomID: RoomID, eventID: EventID, body: JSONObject, origin: ServerName) async throws -> JSONObject {
         guard let versionText = body["room_version"]?.stringValue else { throw MatrixError.missingParam("Missing room_version") }
         guard let version = RoomVersion(versionText) else {

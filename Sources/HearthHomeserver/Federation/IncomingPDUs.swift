@@ -47,7 +47,7 @@ struct DroppedPDU: Error, CustomStringConvertible {
 ///
 /// Missing auth events, missing prev events and the state at prev events that cannot be had
 /// are fetched from the server that sent the event first (`MissingEvents.swift`).
-extension Federation {
+extension RoomFederation {
     /// Checks and persists one PDU that `origin` sent for a room this server knows.
     public func receivePDU(_ json: JSONObject, from origin: ServerName) async -> (EventID?, PDUOutcome) {
         await receivePDU(json, from: origin, fillGaps: true)

@@ -6,7 +6,7 @@ import Logging
 /// the prev events between it and this server's forward extremities, and the state at prev
 /// events that cannot be had.
 /// Spec: https://spec.matrix.org/v1.19/server-server-api/#backfilling-and-retrieving-missing-events
-extension Federation {
+extension RoomFederation {
     /// Fetches and stores (as outliers) the auth events of `pdu` this server lacks: the event's
     /// auth chain from /event_auth, or the missing events one by one with /event.
     func fetchMissingAuthEvents(of pdu: PDU, from origin: ServerName) async throws {

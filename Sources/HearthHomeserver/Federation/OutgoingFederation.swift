@@ -5,7 +5,7 @@ import Logging
 /// Handing this server's events and EDUs to the outgoing queues, addressed to every other
 /// server in the room.
 /// Spec: https://spec.matrix.org/v1.19/server-server-api/#transactions
-extension Federation {
+extension RoomFederation {
     /// The servers an event of this room goes to: those with joined members after it, plus the
     /// server of a member it removes or invites (which must learn about it), minus this one.
     func destinations(for pdu: PDU) async throws -> Set<ServerName> {

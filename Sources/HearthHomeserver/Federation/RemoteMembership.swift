@@ -6,7 +6,7 @@ import Logging
 /// not in: joining (make_join, send_join), knocking, leaving (rejecting an invite or retracting
 /// a knock), and inviting remote users (the invitee's server signs the invite).
 /// Spec: https://spec.matrix.org/v1.19/server-server-api/#joining-rooms
-extension Federation {
+extension RoomFederation {
     /// Joins `user` to a room this server is not in, through the first of `servers` that
     /// succeeds: make_join, sign, send_join, then the returned state and auth chain are checked
     /// event by event and become the room's state before the join.

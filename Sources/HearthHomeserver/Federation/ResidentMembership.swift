@@ -6,7 +6,7 @@ import Logging
 /// make_leave and make_knock, accepting send_join, send_leave and send_knock, and signing the
 /// invites other servers send this server's users.
 /// Spec: https://spec.matrix.org/v1.19/server-server-api/#joining-rooms
-extension Federation {
+extension RoomFederation {
     /// `GET /make_join|make_leave|make_knock/{roomId}/{userId}`: an unsigned template of the
     /// membership event, built on the room's head, for the requesting server to sign.
     /// `versions` are the `ver` parameters (none means version 1 only); make_leave has none.

@@ -3,7 +3,7 @@ public import HearthStorage
 
 /// The state before and after events, and state resolution over stored events.
 /// Spec: https://spec.matrix.org/v1.19/server-server-api/#room-state-resolution
-extension Federation {
+extension RoomFederation {
     /// The state before `pdu`: the state after its prev event, or the resolution of the states
     /// after its prev events. Prev events this server lacks must be in `fetchedStates`.
     func stateBefore(_ pdu: PDU, fetchedStates: [EventID: [StateKey: EventID]]) async throws

@@ -5,7 +5,7 @@ import Synchronization
 
 /// Inbound transactions: `PUT /_matrix/federation/v1/send/{txnId}`.
 /// Spec: https://spec.matrix.org/v1.19/server-server-api/#put_matrixfederationv1sendtxnid
-extension Federation {
+extension RoomFederation {
     /// Processes a transaction from `origin` (already authenticated by its X-Matrix signature)
     /// and returns the response body: `{"pdus": {event_id: {} or {"error": …}}}`.
     ///

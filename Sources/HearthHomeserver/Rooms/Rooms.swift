@@ -21,7 +21,7 @@ public final class Rooms: Sendable {
     let eventCache = EventCache()
     /// Set once by `Homeserver`: remote joins, invites and leaves, and handing new events to
     /// the servers in the room.
-    let federation = Mutex<Federation?>(nil)
+    let federation = Mutex<RoomFederation?>(nil)
 
     init(settings: HomeserverSettings, store: any RoomStore, accounts: any AccountStore, signingKey: SigningKey,
          clock: any WallClock, notifier: StreamNotifier, logger: Logger) {

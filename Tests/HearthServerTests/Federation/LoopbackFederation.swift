@@ -135,7 +135,7 @@ final class LoopbackFederation: Sendable {
 
 /// Maps federation paths to the `Federation` methods the HTTP routes call.
 enum LoopbackRouter {
-    static func dispatch(_ request: FederationRequest, to federation: Federation, origin: ServerName) async throws -> JSONObject {
+    static func dispatch(_ request: FederationRequest, to federation: RoomFederation, origin: ServerName) async throws -> JSONObject {
         let parts = request.path.split(separator: "/").map { String($0).removingPercentEncoding! }
         // ["_matrix", "federation", version, endpoint, ...]
         guard parts.count >= 4 else { throw MatrixError.unrecognized("Unrecognized request") }

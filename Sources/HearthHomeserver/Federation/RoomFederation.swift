@@ -9,7 +9,7 @@ import Synchronization
 ///
 /// The transport is reached through `FederationPorts` (keys, signed requests, queues); until
 /// `attach` is called the ports are offline and the server federates with nobody.
-public final class Federation: Sendable {
+public final class RoomFederation: Sendable {
     let settings: HomeserverSettings
     let rooms: Rooms
     let store: any RoomStore
