@@ -13,9 +13,13 @@ public struct MatrixRequest: Sendable {
     public let body: [UInt8]
     /// The client's address as the listener saw it (or as a trusted proxy reported it).
     public let remoteAddress: String?
+    /// The request target exactly as received (path and query, still percent-encoded): what
+    /// an X-Matrix signature covers.
+    public let uri: String
 
     public init(method: HTTPRequest.Method, pathParameters: [String: String], query: [String: [String]],
-                headers: HTTPFields, body: [UInt8], remoteAddress: String?) {
+                headers: HTTPFields, body: [UInt8], remoteAddress: String?, uri: String = "") {
+        self.uri = uri
         self.method = method
         self.pathParameters = pathParameters
         self.query = query

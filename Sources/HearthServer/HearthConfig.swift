@@ -44,6 +44,8 @@ public struct HearthConfig: Sendable {
     public var logFormat: String
     public var rateLimitPerSecond: Double
     public var rateLimitBurst: Double
+    /// Keys, trust, address policy and retry timing of federation.
+    public var federation = FederationConfig()
 
     /// The local default `hearth serve` uses without a config file: a server named
     /// `localhost:8008`, open on loopback only, data in `./hearth-data`.
@@ -57,7 +59,8 @@ public struct HearthConfig: Sendable {
                                  xForwarded: false)],
             tlsCertificatePath: nil, tlsPrivateKeyPath: nil, enableRegistration: true, registrationRequiresToken: false,
             registrationSharedSecret: nil, allowGuestAccess: false, defaultRoomVersion: .default, maxUploadSize: 50 << 20,
-            bcryptRounds: 12, logLevel: "info", logFormat: "text", rateLimitPerSecond: 10, rateLimitBurst: 50)
+            bcryptRounds: 12, logLevel: "info", logFormat: "text", rateLimitPerSecond: 10, rateLimitBurst: 50,
+            federation: { var federation = FederationConfig(); federation.oldSigningKeysPath = directory + "/old_signing_keys"; return federation }())
     }
 
     /// Parses a YAML configuration. Relative paths are resolved against `baseDirectory`.
@@ -78,6 +81,8 @@ public struct HearthConfig: Sendable {
         config.serverName = serverName
         config.publicBaseURL = try root.string("public_baseurl")
         config.signingKeyPath = path(try root.string("signing_key_path") ?? dataDirectory + "/signing.key")
+        config.federation = try FederationConfig.parse(root, path: path)
+        config.federation.oldSigningKeysPath = dataDirectory + "/old_signing_keys"
         config.mediaStorePath = path(try root.string("media_store_path") ?? dataDirectory + "/media")
         if let database = try root.mapping("database") {
             let name = try database.string("name") ?? "sqlite3"
@@ -151,8 +156,7 @@ public struct HearthConfig: Sendable {
             }
         }
         // Synapse settings that have no meaning here but appear in converted configs.
-        root.ignore("report_stats", "pid_file", "log_config", "macaroon_secret_key", "form_secret", "trusted_key_servers",
-                    "suppress_key_server_warning")
+        root.ignore("report_stats", "pid_file", "log_config", "macaroon_secret_key", "form_secret", "suppress_key_server_warning")
         try root.finish()
         return config
     }

@@ -170,7 +170,8 @@ enum SQLiteSchema {
                 CREATE INDEX media_by_digest ON media(sha256);
                 """)
         }
-        migrator.registerMigration("0002_federation_rooms") { db in
+        registerFederationTransportMigrations(&migrator)
+        migrator.registerMigration("0003_federation_rooms") { db in
             try db.execute(sql: """
                 -- Outliers: events known for their own sake (auth chains, state from a join, remote
                 -- invites) without a place in the timeline or a computed state.

@@ -18,6 +18,8 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
     public let userData: any UserDataStore
     public let media: any MediaStore
     public let federationInbox: any FederationInboxStore
+    /// Server keys, the outbound federation queue and the egress audit log.
+    public let federation: any FederationStore
 
     public init(path: String, synchronous: Synchronous = .full) throws {
         var configuration = Configuration()
@@ -37,6 +39,7 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
         userData = SQLiteUserDataStore(pool: pool)
         media = SQLiteMediaStore(pool: pool)
         federationInbox = SQLiteFederationInboxStore(pool: pool)
+        federation = SQLiteFederationStore(pool: pool)
     }
 
     /// Applied migrations, oldest first (for diagnostics and tests).
