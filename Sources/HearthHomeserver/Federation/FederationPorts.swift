@@ -41,8 +41,8 @@ public protocol RemoteHomeservers: Sendable {
 
 /// The persistent per-destination queues that batch PDUs and EDUs into transactions.
 public protocol FederationOutbox: Sendable {
-    /// Queues a PDU (in its federation form) for each destination.
-    func enqueue(pdu: JSONObject, roomID: RoomID, to destinations: Set<ServerName>) async
+    /// Queues a PDU (sent in its federation form) for each destination.
+    func enqueue(pdu: PDU, to destinations: Set<ServerName>) async
     /// Queues an EDU (`{"edu_type": …, "content": …}`) for each destination.
     func enqueue(edu: JSONObject, to destinations: Set<ServerName>) async
 }
@@ -80,7 +80,7 @@ public struct FederationPorts: Sendable {
     }
 
     struct NoOutbox: FederationOutbox {
-        func enqueue(pdu: JSONObject, roomID: RoomID, to destinations: Set<ServerName>) async {}
+        func enqueue(pdu: PDU, to destinations: Set<ServerName>) async {}
         func enqueue(edu: JSONObject, to destinations: Set<ServerName>) async {}
     }
 }

@@ -23,7 +23,7 @@ extension RoomFederation {
         do {
             let servers = try await destinations(for: pdu).subtracting(excluded)
             guard !servers.isEmpty else { return }
-            await ports.outbox.enqueue(pdu: pdu.federationJSON, roomID: pdu.roomID, to: servers)
+            await ports.outbox.enqueue(pdu: pdu, to: servers)
         } catch {
             logger.warning("could not queue an event for federation", metadata: ["event_id": "\(pdu.eventID)", "error": "\(error)"])
         }

@@ -112,8 +112,8 @@ final class LoopbackFederation: Sendable {
     struct Queue: FederationOutbox {
         let network: LoopbackFederation
         let origin: ServerName
-        func enqueue(pdu: JSONObject, roomID: RoomID, to destinations: Set<ServerName>) async {
-            network.queues.withLock { queues in for d in destinations { queues[d, default: []].append((origin, pdu, nil)) } }
+        func enqueue(pdu: PDU, to destinations: Set<ServerName>) async {
+            network.queues.withLock { queues in for d in destinations { queues[d, default: []].append((origin, pdu.federationJSON, nil)) } }
         }
         func enqueue(edu: JSONObject, to destinations: Set<ServerName>) async {
             network.queues.withLock { queues in for d in destinations { queues[d, default: []].append((origin, nil, edu)) } }
