@@ -88,10 +88,15 @@ public struct EventToPersist: Sendable {
     /// A membership of a user in a room this server does not take part in (a remote invite, a
     /// knock, a rejected invite): recorded in the user's memberships without touching the room.
     public var recordsMembershipOutsideRoom: Bool
+    /// Old history fetched from another server (backfill): it takes a stream position below
+    /// every other, so /sync never reports it as new; /messages finds it by depth.
+    public var backfilled: Bool
 
     public init(pdu: PDU, stateGroupBefore: StateGroupID?, stateChange: StateKey?, rejectionReason: String? = nil,
                 softFailed: Bool = false, newForwardExtremities: [EventID]?, transaction: ClientTransaction? = nil,
-                outlier: Bool = false, currentStateGroup: StateGroupID? = nil, recordsMembershipOutsideRoom: Bool = false) {
+                outlier: Bool = false, currentStateGroup: StateGroupID? = nil, recordsMembershipOutsideRoom: Bool = false,
+                backfilled: Bool = false) {
+        self.backfilled = backfilled
         self.pdu = pdu
         self.stateGroupBefore = stateGroupBefore
         self.stateChange = stateChange

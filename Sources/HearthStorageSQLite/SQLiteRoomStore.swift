@@ -70,7 +70,11 @@ final class SQLiteRoomStore: RoomStore, Sendable {
         let json = pdu.json.encodedString()
         return try await storageCall {
             try await pool.write { db in
-                let stream = try nextStreamPosition(db)
+                // History fetched from other servers sorts before everything /sync has reported:
+                // it gets negative positions, counting down, and /messages finds it by depth.
+                let stream = event.backfilled
+                    ? min(0, try Int64.fetchOne(db, sql: "SELECT MIN(stream) FROM events") ?? 0) - 1
+                    : try nextStreamPosition(db)
                 var after = event.stateGroupBefore
                 if !event.outlier, let key = event.stateChange, event.rejectionReason == nil {
                     after = try Self.createStateGroup(db, room: pdu.roomID, parent: event.stateGroupBefore, set: key, to: pdu.eventID)

@@ -50,13 +50,25 @@ struct DroppedPDU: Error, CustomStringConvertible {
 extension RoomFederation {
     /// Checks and persists one PDU that `origin` sent for a room this server knows.
     public func receivePDU(_ json: JSONObject, from origin: ServerName) async -> (EventID?, PDUOutcome) {
-        await receivePDU(json, from: origin, fillGaps: true)
+        await receivePDU(json, from: origin, mode: .live(fillGaps: true))
     }
 
-    func receivePDU(_ json: JSONObject, from origin: ServerName, fillGaps: Bool) async -> (EventID?, PDUOutcome) {
+    /// How a PDU arrived.
+    enum Arrival {
+        /// New in the room (a transaction, or the events filling a gap before one, which fill
+        /// no further gaps): it may move the room's head.
+        case live(fillGaps: Bool)
+        /// Old history from /backfill: stored in its place, the head left alone.
+        case backfill
+    }
+
+    /// `room` is the room the event was asked for (history and gaps): a room version 12 create
+    /// event names no room and is checked against it.
+    func receivePDU(_ json: JSONObject, from origin: ServerName, mode: Arrival, room: RoomID? = nil) async -> (EventID?, PDUOutcome) {
         var eventID: EventID? = nil
         do {
-            guard let roomText = json["room_id"]?.stringValue, let roomID = RoomID(roomText) else {
+            guard let roomID = json["room_id"]?.stringValue.flatMap(RoomID.init) ?? (json["type"]?.stringValue == "m.room.create" ? room : nil)
+            else {
                 throw DroppedPDU("missing or invalid room_id")
             }
             guard let room = try await store.room(roomID) else { throw DroppedPDU("unknown room \(roomID)") }
@@ -68,9 +80,14 @@ extension RoomFederation {
             guard pdu.roomID == roomID else { throw DroppedPDU("room ID changed in decoding") }
             if let existing = try await store.event(pdu.eventID), !existing.outlier { return (pdu.eventID, .alreadyKnown) }
             try await fetchMissingAuthEvents(of: pdu, from: origin)
-            if fillGaps { await fillGap(before: pdu, from: origin) }
+            if case .live(true) = mode { await fillGap(before: pdu, from: origin) }
             let fetchedStates = try await statesAtUnknownPrevEvents(of: pdu, from: origin)
-            let outcome = try await persistReceived(pdu, fetchedStates: fetchedStates)
+            let outcome: PDUOutcome
+            if case .backfill = mode {
+                outcome = try await persistReceived(pdu, fetchedStates: fetchedStates, backfilled: true)
+            } else {
+                outcome = try await persistReceived(pdu, fetchedStates: fetchedStates)
+            }
             return (pdu.eventID, outcome)
         } catch let error as DroppedPDU {
             logger.info("dropped a PDU", metadata: ["origin": "\(origin)", "event_id": "\(eventID?.rawValue ?? "?")",
@@ -186,7 +203,8 @@ extension RoomFederation {
     /// from the resident server); with it the event starts the room's head afresh (this server
     /// was not in the room) and is not checked against the stale current state.
     func persistReceived(_ pdu: PDU, fetchedStates: [EventID: [StateKey: EventID]],
-                         knownState: (StateGroupID?, [StateKey: EventID])? = nil) async throws -> PDUOutcome {
+                         knownState: (StateGroupID?, [StateKey: EventID])? = nil,
+                         backfilled: Bool = false) async throws -> PDUOutcome {
         let roomID = pdu.roomID
         let outcome = try await rooms.locks.withLock(roomID) { () async throws -> PDUOutcome in
             if let existing = try await store.event(pdu.eventID), !existing.outlier { return .alreadyKnown }
@@ -205,7 +223,7 @@ extension RoomFederation {
                 }
             }
             var softFailure: String? = nil
-            if rejection == nil, pdu.type != "m.room.create", knownState == nil {
+            if rejection == nil, pdu.type != "m.room.create", knownState == nil, !backfilled {
                 do {
                     try EventAuthorization.authorize(pdu, state: try await acceptedStateEvents(head.state, keys: keys))
                 } catch {
@@ -218,7 +236,7 @@ extension RoomFederation {
             var extremities: [EventID]? = nil
             var currentGroup: StateGroupID? = nil
             var currentState = stateAfter
-            if rejection == nil, softFailure == nil {
+            if rejection == nil, softFailure == nil, !backfilled {
                 var tips = knownState != nil ? [] : head.record.forwardExtremities.filter { !pdu.prevEvents.contains($0) }
                 tips.append(pdu.eventID)
                 if tips.count > 1 {
@@ -232,7 +250,8 @@ extension RoomFederation {
             do {
                 persisted = try await store.persist(EventToPersist(
                     pdu: pdu, stateGroupBefore: groupBefore, stateChange: pdu.stateTuple, rejectionReason: rejection,
-                    softFailed: softFailure != nil, newForwardExtremities: extremities, currentStateGroup: currentGroup))
+                    softFailed: softFailure != nil, newForwardExtremities: extremities, currentStateGroup: currentGroup,
+                    backfilled: backfilled))
             } catch StorageError.conflict {
                 return .alreadyKnown
             }

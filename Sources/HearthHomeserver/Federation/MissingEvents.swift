@@ -102,7 +102,7 @@ extension RoomFederation {
                 limit: limits.missingEventsLimit, minDepth: minDepth)
             let ordered = events.sorted { ($0["depth"]?.intValue ?? 0) < ($1["depth"]?.intValue ?? 0) }
             for json in ordered {
-                _ = await receivePDU(json, from: origin, fillGaps: false)
+                _ = await receivePDU(json, from: origin, mode: .live(fillGaps: false), room: pdu.roomID)
             }
         } catch {
             logger.info("get_missing_events failed", metadata: ["origin": "\(origin)", "event_id": "\(pdu.eventID)",
@@ -150,5 +150,37 @@ extension RoomFederation {
         }
         if let prev = events[eventID], prev.rejectionReason == nil, let key = prev.pdu.stateTuple { state[key] = eventID }
         return state
+    }
+
+    /// Fetches history older than what this server holds (`/backfill` from the room's other
+    /// servers, starting at its backward extremities) and stores it in place. Returns how many
+    /// events were added.
+    /// Spec: https://spec.matrix.org/v1.19/server-server-api/#backfilling-and-retrieving-missing-events
+    public func backfill(_ roomID: RoomID, limit: Int) async -> Int {
+        guard let extremities = try? await store.backwardExtremities(in: roomID), !extremities.isEmpty,
+              var servers = try? await serversInRoom(roomID)
+        else { return 0 }
+        servers.remove(serverName)
+        let ordered = servers.sorted { ($0 == roomID.server ? 0 : 1, $0.rawValue) < ($1 == roomID.server ? 0 : 1, $1.rawValue) }
+        for server in ordered {
+            let events: [JSONObject]
+            do {
+                events = try await remotes.backfill(at: server, room: roomID, from: Array(extremities.sorted().prefix(20)),
+                                                    limit: min(max(limit, 1), limits.maxBackfill))
+            } catch {
+                logger.info("backfill failed", metadata: ["room": "\(roomID)", "server": "\(server)", "error": "\(error)"])
+                continue
+            }
+            var added = 0
+            for json in events.sorted(by: { ($0["depth"]?.intValue ?? 0) < ($1["depth"]?.intValue ?? 0) }) {
+                let (_, outcome) = await receivePDU(json, from: server, mode: .backfill, room: roomID)
+                switch outcome {
+                case .accepted, .softFailed, .rejected: added += 1
+                default: break
+                }
+            }
+            if added > 0 { return added }
+        }
+        return 0
     }
 }

@@ -1,5 +1,6 @@
 public import HearthCore
 public import HearthStorage
+import Synchronization
 
 /// A position a client can paginate from: a topological one (`t<depth>_<stream>`, from
 /// /messages and prev_batch) or a stream one (`s<stream>_…`, a /sync token).
@@ -183,11 +184,36 @@ extension Rooms {
         let start = PaginationToken.topological(position).text
         var chunk: [StoredEvent] = []
         var exhausted = false
+        // Where this server's history has holes (prev events it lacks): paginating backwards
+        // past one asks the room's other servers to fill it first (/backfill).
+        let federation = backwards && to == nil ? federation.withLock({ $0 }) : nil
+        var gaps: Set<EventID> = federation == nil ? [] : Set(try await store.backwardExtremities(in: roomID))
+        var backfills = 0
         // Keep reading until the page is full of events the user may see and the filter allows.
-        while chunk.count < limit, !exhausted {
-            let batch = try await store.events(in: roomID, from: position, backwards: backwards, limit: limit * 2)
+        while chunk.count < limit {
+            if exhausted {
+                // The start of what this server holds (history before it joined).
+                guard let federation, !gaps.isEmpty, backfills < 4, await federation.backfill(roomID, limit: limit) > 0 else { break }
+                backfills += 1
+                gaps = Set(try await store.backwardExtremities(in: roomID))
+                exhausted = false
+            }
+            var batch = try await store.events(in: roomID, from: position, backwards: backwards, limit: limit * 2)
             if batch.count < limit * 2 { exhausted = true }
-            guard let last = batch.last else { break }
+            if let federation, backfills < 4,
+               let index = batch.firstIndex(where: { !gaps.isDisjoint(with: $0.pdu.prevEvents) }) {
+                // Read up to the event next to the hole, fill it, then go on from there.
+                batch = Array(batch.prefix(index + 1))
+                let missing = Set(batch[index].pdu.prevEvents).intersection(gaps)
+                if await federation.backfill(roomID, limit: limit) > 0 {
+                    backfills += 1
+                    gaps = Set(try await store.backwardExtremities(in: roomID))
+                } else {
+                    gaps.subtract(missing)
+                }
+                exhausted = false
+            }
+            guard let last = batch.last else { continue }
             position = TopologicalPosition(depth: last.pdu.depth, stream: last.stream)
             var candidates = batch
             if case .topological(let bound)? = to {

@@ -272,7 +272,7 @@ public final class Sync: Sendable {
 
     /// The stripped state an invitee or knocker sees before joining.
     /// Spec: https://spec.matrix.org/v1.19/client-server-api/#stripped-state
-    func strippedState(_ roomID: RoomID, membershipEvent: EventID) async throws -> [JSONValue] {
+    public func strippedState(_ roomID: RoomID, membershipEvent: EventID) async throws -> [JSONValue] {
         func stripped(_ event: JSONObject) -> JSONValue? {
             guard let type = event["type"]?.stringValue, let content = event["content"]?.objectValue else { return nil }
             var out: JSONObject = ["type": .string(type), "content": .object(content)]

@@ -40,3 +40,15 @@ extension Homeserver {
 
     func membership(_ user: UserID, _ room: RoomID) async throws -> String? { try await rooms.membership(of: user, in: room) }
 }
+
+extension LoopbackFederation {
+    /// Servers `names`, each with one user named after its first label (a.test → @a:a.test).
+    func startMany(_ names: [String], roomVersion: RoomVersion = .default) async throws -> [(Homeserver, UserID)] {
+        var result: [(Homeserver, UserID)] = []
+        for name in names {
+            let homeserver = try start(name, roomVersion: roomVersion)
+            result.append((homeserver, try await homeserver.makeUser(String(name.prefix { $0 != "." }))))
+        }
+        return result
+    }
+}

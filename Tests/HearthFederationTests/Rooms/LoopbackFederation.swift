@@ -127,7 +127,7 @@ final class LoopbackFederation: Sendable {
             network.requestLog.withLock { $0.append("\(origin)→\(destination) \(request.method) \(request.path)") }
             guard !network.down.withLock({ $0.contains(destination) }),
                   let target = network.nodes.withLock({ $0[destination] })
-            else { throw TestError("\(destination) is unreachable") }
+            else { throw FedTestError("\(destination) is unreachable") }
             return .object(try await LoopbackRouter.dispatch(request, to: target.homeserver.federation, origin: origin))
         }
     }
