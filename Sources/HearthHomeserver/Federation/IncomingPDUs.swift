@@ -72,12 +72,13 @@ extension RoomFederation {
                 throw DroppedPDU("missing or invalid room_id")
             }
             guard let room = try await store.room(roomID) else { throw DroppedPDU("unknown room \(roomID)") }
+            let decoded = try decode(json, version: room.version)
+            eventID = decoded.eventID
+            guard decoded.roomID == roomID else { throw DroppedPDU("room ID changed in decoding") }
             guard try await isAllowedByACL(origin, in: roomID) else {
                 throw DroppedPDU("server \(origin) is denied by the room's server ACL")
             }
-            let pdu = try await checkedPDU(json, version: room.version)
-            eventID = pdu.eventID
-            guard pdu.roomID == roomID else { throw DroppedPDU("room ID changed in decoding") }
+            let pdu = try await verified(decoded)
             if let existing = try await store.event(pdu.eventID), !existing.outlier { return (pdu.eventID, .alreadyKnown) }
             try await fetchMissingAuthEvents(of: pdu, from: origin)
             if case .live(true) = mode { await fillGap(before: pdu, from: origin) }
@@ -105,8 +106,16 @@ extension RoomFederation {
     /// Format, signatures and content hash: the event as the later checks must see it (redacted
     /// if its content hash does not match).
     func checkedPDU(_ json: JSONObject, version: RoomVersion) async throws -> PDU {
-        let pdu: PDU
-        do { pdu = try PDU(json: json, version: version) } catch { throw DroppedPDU("invalid event: \(error.reason)") }
+        try await verified(try decode(json, version: version))
+    }
+
+    /// Check 1: the event format of the room version.
+    func decode(_ json: JSONObject, version: RoomVersion) throws -> PDU {
+        do { return try PDU(json: json, version: version) } catch { throw DroppedPDU("invalid event: \(error.reason)") }
+    }
+
+    /// Checks 2 and 3: signatures, then the content hash (a mismatch redacts the event).
+    func verified(_ pdu: PDU) async throws -> PDU {
         try await verifySignatures(of: pdu)
         if !EventHashing.hasValidContentHash(pdu.json) {
             logger.info("content hash mismatch, redacting", metadata: ["event_id": "\(pdu.eventID)"])
