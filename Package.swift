@@ -38,6 +38,8 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // Large signed rooms built in code, shared by tests and benchmarks.
+        .target(name: "HearthFixtures", dependencies: ["HearthCore"], swiftSettings: strict),
         // Store protocols and records. No SQL here; backends implement these.
         .target(name: "HearthStorage", dependencies: ["HearthCore"], swiftSettings: strict),
         .target(
@@ -119,7 +121,7 @@ let package = Package(
         .testTarget(
             name: "HearthCoreTests",
             dependencies: [
-                "HearthCore",
+                "HearthCore", "HearthFixtures",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             resources: [.copy("Vectors")]
@@ -136,6 +138,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -162,4 +165,15 @@ if Context.environment["HEARTH_FUZZ"] == "1" {
                               swiftSettings: strict)
         )
     }
+}
+
+// Benchmarks (package-benchmark) only when asked for, so ordinary builds and CI stay lean:
+//   HEARTH_BENCHMARKS=1 swift package benchmark   (or Scripts/bench.sh)
+if Context.environment["HEARTH_BENCHMARKS"] == "1" {
+    package.dependencies.append(.package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]))
+    package.targets.append(.executableTarget(
+        name: "HearthCoreBenchmarks",
+        dependencies: ["HearthCore", "HearthFixtures", .product(name: "Benchmark", package: "benchmark")],
+        path: "Benchmarks/HearthCoreBenchmarks",
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))
 }

@@ -197,9 +197,36 @@ public struct HearthConfig: Sendable {
             resources:
               - names: [client, federation]
 
-        # For a TLS listener (for example federation on 8448), give a certificate and key:
+        # For a TLS listener (for example federation on 8448), give a certificate and key.
+        # Renewed files are picked up by new connections without a restart.
+        #  - port: 8448
+        #    bind_addresses: ['0.0.0.0', '::']
+        #    type: http
+        #    tls: true
+        #    resources:
+        #      - names: [federation]
         # tls_certificate_path: "/etc/hearth/tls.crt"
         # tls_private_key_path: "/etc/hearth/tls.key"
+
+        # Federation. Other servers' certificates are checked against the system's CAs, or
+        # only against these (a private CA):
+        # federation_custom_ca_list: ["/etc/hearth/clinic-ca.pem"]
+        # Notaries asked for keys a server cannot serve itself (none by default):
+        # trusted_key_servers:
+        #   - server_name: "notary.example.org"
+        #     verify_keys:
+        #       "ed25519:auto": "<unpadded base64 public key>"
+        # Addresses federation never contacts (default: private, loopback, link-local and
+        # reserved ranges) and exceptions to that list:
+        # ip_range_blacklist: ['127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', ...]
+        # ip_range_whitelist: ['10.20.0.0/16']
+        # Serve /.well-known/matrix/server pointing at public_baseurl's host, port 443:
+        # serve_server_wellknown: true
+        # Retry timing for servers that are down:
+        # federation:
+        #   destination_min_retry_interval: 10s
+        #   destination_retry_multiplier: 2
+        #   destination_max_retry_interval: 1d
 
         # Registration. Support groups usually run invite-only: registration with a token.
         enable_registration: false

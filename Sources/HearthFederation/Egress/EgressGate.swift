@@ -73,15 +73,10 @@ public final class EgressGate: Sendable {
 
     /// Screens a response one of this server's federation routes is about to give `origin`.
     public func screenResponse(_ response: MatrixResponse, to origin: ServerName?, method: String, path: String) async -> MatrixResponse {
-        let isJSON = response.headers[.contentType]?.hasPrefix("application/json") ?? false
-        let body: EgressBody
-        if response.body.isEmpty {
-            body = .none
-        } else if isJSON, let value = try? JSONValue.parse(response.body) {
-            body = .json(value)
-        } else {
-            body = .bytes(response.body, contentType: response.headers[.contentType] ?? "application/octet-stream")
-        }
+        // The body is handed over as bytes (JSON ones with their content type): parsing a
+        // multi-megabyte state or join response is left to a policy that needs to look inside.
+        let body: EgressBody = response.body.isEmpty
+            ? .none : .bytes(response.body, contentType: response.headers[.contentType] ?? "application/octet-stream")
         let item = EgressItem(kind: .response, destination: origin, method: method, path: path, body: body)
         switch await screen(item) {
         case .allow:

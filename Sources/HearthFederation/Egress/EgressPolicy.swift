@@ -18,11 +18,21 @@ public enum EgressKind: String, Sendable, CaseIterable {
     case discovery
 }
 
-/// A body as it would leave.
+/// A body as it would leave. Outgoing requests carry `.json`; responses of this server's
+/// routes carry `.bytes` with their content type (`application/json` for JSON; `json` parses).
 public enum EgressBody: Sendable, Equatable {
     case none
     case json(JSONValue)
     case bytes([UInt8], contentType: String)
+
+    /// The body as JSON, when it is JSON.
+    public var json: JSONValue? {
+        switch self {
+        case .json(let value): return value
+        case .bytes(let bytes, let type) where type.hasPrefix("application/json"): return try? JSONValue.parse(bytes)
+        default: return nil
+        }
+    }
 
     var encoded: [UInt8]? {
         switch self {
