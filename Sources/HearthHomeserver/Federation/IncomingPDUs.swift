@@ -250,7 +250,7 @@ extension RoomFederation {
                 tips.append(pdu.eventID)
                 if tips.count > 1 {
                     let others = try await statesAfter(Array(tips.dropLast()))
-                    currentState = try await resolveStates(roomID, version: pdu.roomVersion, others + [stateAfter])
+                    currentState = try await resolveStates(roomID, version: pdu.roomVersion, others + [stateAfter], pending: [pdu])
                     currentGroup = try await store.createStateGroup(roomID, state: currentState, base: head.record.currentStateGroup)
                 }
                 extremities = tips

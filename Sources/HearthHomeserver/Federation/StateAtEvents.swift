@@ -46,7 +46,8 @@ extension RoomFederation {
     /// Resolves state sets over stored events. The events the algorithm may touch (the state
     /// sets' events and their auth chains) are loaded first; anything still missing is loaded
     /// on demand and the resolution retried.
-    func resolveStates(_ roomID: RoomID, version: RoomVersion, _ sets: [[StateKey: EventID]]) async throws
+    /// `pending` are events not stored yet (the event being persisted).
+    func resolveStates(_ roomID: RoomID, version: RoomVersion, _ sets: [[StateKey: EventID]], pending: [PDU] = []) async throws
         -> [StateKey: EventID]
     {
         var distinct: [[StateKey: EventID]] = []
@@ -57,6 +58,12 @@ extension RoomFederation {
         var wanted = everything
         wanted.formUnion(try await store.authChain(of: Array(everything)))
         var events = try await rooms.pdus(wanted)
+        for pdu in pending {
+            events[pdu.eventID] = pdu
+            for (id, event) in try await rooms.pdus(try await store.authChain(of: pdu.authEvents).union(pdu.authEvents)) {
+                events[id] = event
+            }
+        }
         for _ in 0..<8 {
             do {
                 let loaded = events
