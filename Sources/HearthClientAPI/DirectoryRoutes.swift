@@ -38,9 +38,8 @@ enum DirectoryRoutes {
                 return .empty
             },
             e.open(.get, ClientEndpoint.client("/directory/room/{roomAlias}")) { request in
-                let alias = try alias(request)
-                guard let roomID = try await store.roomID(forAlias: alias) else { throw MatrixError.notFound("Room alias not found") }
-                return MatrixResponse(json: ["room_id": .string(roomID.rawValue), "servers": [.string(hs.serverName.rawValue)]])
+                let (roomID, servers) = try await hs.federation.resolveAlias(try alias(request))
+                return MatrixResponse(json: ["room_id": .string(roomID.rawValue), "servers": JSONValue(servers.map(\.rawValue))])
             },
             e.authed(.delete, ClientEndpoint.client("/directory/room/{roomAlias}"), access: .nonGuest) { request, requester in
                 let alias = try alias(request)

@@ -139,3 +139,36 @@ public final class OpenIDTokens: Sendable {
         return ["sub": .string(user.rawValue)]
     }
 }
+
+/// What clients of this server ask about other servers' users and aliases.
+extension RoomFederation {
+    /// The room an alias names and servers to join it through: from this server's directory,
+    /// or from the alias's server (`/query/directory`).
+    public func resolveAlias(_ alias: RoomAlias) async throws -> (RoomID, [ServerName]) {
+        if alias.server == serverName {
+            guard let roomID = try await store.roomID(forAlias: alias) else { throw MatrixError.notFound("Room alias \(alias) not found") }
+            var servers = try await serversInRoom(roomID)
+            servers.remove(serverName)
+            return (roomID, [serverName] + servers.sorted())
+        }
+        do {
+            let (roomID, servers) = try await remotes.queryDirectory(at: alias.server, alias: alias)
+            return (roomID, servers.isEmpty ? [alias.server] : servers)
+        } catch let error as MatrixError where error.code == .notFound {
+            throw error
+        } catch {
+            throw MatrixError.notFound("Room alias \(alias) could not be resolved: \(error)")
+        }
+    }
+
+    /// A remote user's profile, from their server (`/query/profile`).
+    public func remoteProfile(_ user: UserID, field: String? = nil) async throws -> JSONObject {
+        do {
+            return try await remotes.queryProfile(at: user.server, user: user, field: field)
+        } catch let error as MatrixError where error.code == .notFound {
+            throw error
+        } catch {
+            throw MatrixError.notFound("Profile of \(user) not available: \(error)")
+        }
+    }
+}

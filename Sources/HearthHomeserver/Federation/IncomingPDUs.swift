@@ -78,6 +78,12 @@ extension RoomFederation {
             guard try await isAllowedByACL(origin, in: roomID) else {
                 throw DroppedPDU("server \(origin) is denied by the room's server ACL")
             }
+            if case .live = mode, try await rooms.currentState(roomID)[.create] == nil {
+                // Known only from an invite or a knock: this server is not in the room, and
+                // the event (the invite itself, again) is not for its timeline.
+                if try await store.event(decoded.eventID) != nil { return (decoded.eventID, .alreadyKnown) }
+                throw DroppedPDU("this server is not in room \(roomID)")
+            }
             let pdu = try await verified(decoded)
             if let existing = try await store.event(pdu.eventID), !existing.outlier { return (pdu.eventID, .alreadyKnown) }
             try await fetchMissingAuthEvents(of: pdu, from: origin)

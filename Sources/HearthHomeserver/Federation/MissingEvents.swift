@@ -12,7 +12,7 @@ extension RoomFederation {
     func fetchMissingAuthEvents(of pdu: PDU, from origin: ServerName) async throws {
         let known = try await store.events(pdu.authEvents)
         let missing = pdu.authEvents.filter { known[$0] == nil }
-        if missing.isEmpty { return }
+        if missing.isEmpty, try await acceptedCreateEvent(for: pdu) != nil || pdu.roomVersion.auth.createEventIsAuthEvent { return }
         var fetched: [JSONObject] = []
         do {
             fetched = try await remotes.eventAuth(at: origin, room: pdu.roomID, event: pdu.eventID)
@@ -33,6 +33,12 @@ extension RoomFederation {
         for json in jsons {
             guard let pdu = try? await checkedPDU(json, version: version), pdu.roomID == room else { continue }
             pending[pdu.eventID] = pdu
+        }
+        var wanted = wanted
+        // In room version 12 no event cites the create event: the room ID names it.
+        if !version.auth.createEventIsAuthEvent, let create = EventID("$" + room.rawValue.dropFirst()),
+           try await store.event(create) == nil {
+            wanted.append(create)
         }
         var toFetch = Set(wanted.filter { pending[$0] == nil })
         for _ in 0..<limits.authChainFetchRounds {
