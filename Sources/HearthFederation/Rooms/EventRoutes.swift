@@ -15,29 +15,29 @@ enum EventRoutes {
         }
         return [
             e.signed(.get, FederationEndpoint.federation("/event/{eventId}")) { request, origin in
-                MatrixResponse(json: try await federation.event(try request.eventIDParameter(), origin: origin))
+                MatrixResponse(json: try await federation.event(try request.eventID(), origin: origin))
             },
             e.signed(.get, FederationEndpoint.federation("/state/{roomId}")) { request, origin in
-                MatrixResponse(json: try await federation.state(try request.roomIDParameter(), at: try eventIDQuery(request),
+                MatrixResponse(json: try await federation.state(try request.roomID(), at: try eventIDQuery(request),
                                                                 origin: origin, idsOnly: false))
             },
             e.signed(.get, FederationEndpoint.federation("/state_ids/{roomId}")) { request, origin in
-                MatrixResponse(json: try await federation.state(try request.roomIDParameter(), at: try eventIDQuery(request),
+                MatrixResponse(json: try await federation.state(try request.roomID(), at: try eventIDQuery(request),
                                                                 origin: origin, idsOnly: true))
             },
             e.signed(.get, FederationEndpoint.federation("/event_auth/{roomId}/{eventId}")) { request, origin in
-                MatrixResponse(json: try await federation.eventAuth(try request.roomIDParameter(), eventID: try request.eventIDParameter(),
+                MatrixResponse(json: try await federation.eventAuth(try request.roomID(), eventID: try request.eventID(),
                                                                     origin: origin))
             },
             e.signed(.get, FederationEndpoint.federation("/backfill/{roomId}")) { request, origin in
                 let from = (request.query["v"] ?? []).compactMap(EventID.init)
                 guard !from.isEmpty else { throw MatrixError.missingParam("Missing v") }
                 let limit = try request.queryInt("limit") ?? 10
-                return MatrixResponse(json: try await federation.backfill(try request.roomIDParameter(), from: from, limit: limit,
+                return MatrixResponse(json: try await federation.backfill(try request.roomID(), from: from, limit: limit,
                                                                           origin: origin))
             },
             e.signed(.post, FederationEndpoint.federation("/get_missing_events/{roomId}")) { request, origin in
-                MatrixResponse(json: try await federation.missingEvents(try request.roomIDParameter(), body: try request.jsonBody(),
+                MatrixResponse(json: try await federation.missingEvents(try request.roomID(), body: try request.jsonBody(),
                                                                         origin: origin))
             },
         ]

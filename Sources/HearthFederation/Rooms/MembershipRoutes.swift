@@ -14,7 +14,7 @@ enum MembershipRoutes {
             e.signed(.get, FederationEndpoint.federation("/make_\(membership)/{roomId}/{userId}")) { request, origin in
                 let versions = membership == "leave" ? nil : (request.query["ver"] ?? [])
                 return MatrixResponse(json: try await federation.makeMembership(
-                    membership, roomID: try request.roomIDParameter(), user: try request.userIDParameter(), versions: versions,
+                    membership, roomID: try request.roomID(), user: try request.userID(), versions: versions,
                     origin: origin))
             }
         }
@@ -22,7 +22,7 @@ enum MembershipRoutes {
         @Sendable func send(_ membership: String, version: String,
                             _ handle: @escaping @Sendable (RoomID, EventID, JSONObject, ServerName) async throws -> JSONObject) -> Route {
             e.signed(.put, FederationEndpoint.federation("/send_\(membership)/{roomId}/{eventId}", versions: version)) { request, origin in
-                let body = try await handle(try request.roomIDParameter(), try request.eventIDParameter(), try request.jsonBody(), origin)
+                let body = try await handle(try request.roomID(), try request.eventID(), try request.jsonBody(), origin)
                 return MatrixResponse(json: version == "v1" ? [200, .object(body)] : .object(body))
             }
         }
@@ -35,7 +35,7 @@ enum MembershipRoutes {
             send("knock", version: "v1") { try await federation.sendKnock(roomID: $0, eventID: $1, json: $2, origin: $3) },
             e.signed(.put, FederationEndpoint.federation("/invite/{roomId}/{eventId}", versions: "v2")) { request, origin in
                 MatrixResponse(json: try await federation.receiveInvite(
-                    roomID: try request.roomIDParameter(), eventID: try request.eventIDParameter(), body: try request.jsonBody(),
+                    roomID: try request.roomID(), eventID: try request.eventID(), body: try request.jsonBody(),
                     origin: origin))
             },
             // v1 sends the bare event (room versions 1 and 2 only) and answers `[200, {event}]`.
@@ -43,8 +43,8 @@ enum MembershipRoutes {
                 let event = try request.jsonBody()
                 let body: JSONObject = ["room_version": "1", "event": .object(event),
                                         "invite_room_state": event["unsigned"]?["invite_room_state"] ?? []]
-                let answer = try await federation.receiveInvite(roomID: try request.roomIDParameter(),
-                                                                eventID: try request.eventIDParameter(), body: body, origin: origin)
+                let answer = try await federation.receiveInvite(roomID: try request.roomID(),
+                                                                eventID: try request.eventID(), body: body, origin: origin)
                 return MatrixResponse(json: [200, .object(answer)])
             },
         ]

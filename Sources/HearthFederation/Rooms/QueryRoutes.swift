@@ -30,7 +30,7 @@ enum QueryRoutes {
                     searchTerm: try body.optionalObject("filter")?.optionalString("generic_search_term")))
             },
             e.signed(.get, FederationEndpoint.federation("/hierarchy/{roomId}")) { request, origin in
-                MatrixResponse(json: try await federation.hierarchy(try request.roomIDParameter(),
+                MatrixResponse(json: try await federation.hierarchy(try request.roomID(),
                                                                     suggestedOnly: try request.queryBool("suggested_only") ?? false,
                                                                     origin: origin))
             },
@@ -40,7 +40,7 @@ enum QueryRoutes {
                 return MatrixResponse(json: try homeserver.openID.userInfo(token))
             },
             e.signed(.get, FederationEndpoint.federation("/user/devices/{userId}")) { request, _ in
-                MatrixResponse(json: try await federation.userDevices(try request.userIDParameter()))
+                MatrixResponse(json: try await federation.userDevices(try request.userID()))
             },
             e.signed(.post, FederationEndpoint.federation("/user/keys/query")) { request, _ in
                 MatrixResponse(json: try await federation.queryKeys(try request.jsonBody()))

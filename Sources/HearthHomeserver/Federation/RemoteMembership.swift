@@ -11,60 +11,53 @@ extension RoomFederation {
     /// succeeds: make_join, sign, send_join, then the returned state and auth chain are checked
     /// event by event and become the room's state before the join.
     public func joinRemote(_ roomID: RoomID, user: UserID, via servers: [ServerName], content extra: JSONObject) async throws -> EventID {
-        var lastError: any Error = MatrixError.notFound("No known servers to join \(roomID) through")
-        for server in Self.candidates(servers, excluding: serverName) {
-            do {
-                let template = try await remotes.makeMembership("join", at: server, room: roomID, user: user,
-                                                                versions: RoomVersion.all)
-                let (version, event) = try signedTemplate(template, room: roomID, user: user, membership: "join", extra: extra)
-                let response = try await remotes.sendMembership("join", at: server, room: roomID, event: event)
-                var join = event
-                if let resigned = response["event"]?.objectValue, let candidate = try? PDU(json: resigned, version: version),
-                   candidate.eventID == event.eventID {
-                    join = candidate
-                }
-                try await persistJoin(join, response: response, version: version, from: server)
-                return join.eventID
-            } catch {
-                logger.info("remote join attempt failed", metadata: ["room": "\(roomID)", "via": "\(server)", "error": "\(error)"])
-                lastError = error
+        try await handshake("join", roomID, user: user, via: servers, extra: extra, versions: RoomVersion.all) { server, version, event in
+            let response = try await self.remotes.sendMembership("join", at: server, room: roomID, event: event)
+            var join = event
+            if let resigned = response["event"]?.objectValue, let candidate = try? PDU(json: resigned, version: version),
+               candidate.eventID == event.eventID {
+                join = candidate
             }
+            try await self.persistJoin(join, response: response, version: version, from: server)
+            return join.eventID
         }
-        throw lastError
     }
 
     /// Knocks on a room this server is not in; the knock and the room state the resident
     /// server returns are kept for the user's /sync.
     public func knockRemote(_ roomID: RoomID, user: UserID, via servers: [ServerName], content extra: JSONObject) async throws -> EventID {
-        var lastError: any Error = MatrixError.notFound("No known servers to knock on \(roomID) through")
-        for server in Self.candidates(servers, excluding: serverName) {
-            do {
-                let template = try await remotes.makeMembership("knock", at: server, room: roomID, user: user,
-                                                                versions: RoomVersion.all.filter(\.auth.allowsKnocking))
-                let (version, event) = try signedTemplate(template, room: roomID, user: user, membership: "knock", extra: extra)
-                let response = try await remotes.sendMembership("knock", at: server, room: roomID, event: event)
-                let state = response["knock_room_state"]?.arrayValue ?? []
-                try await recordOutsideRoom(event, version: version, roomState: ("knock_room_state", state))
-                return event.eventID
-            } catch {
-                lastError = error
-            }
+        try await handshake("knock", roomID, user: user, via: servers, extra: extra,
+                            versions: RoomVersion.all.filter(\.auth.allowsKnocking)) { server, version, event in
+            let response = try await self.remotes.sendMembership("knock", at: server, room: roomID, event: event)
+            let state = response["knock_room_state"]?.arrayValue ?? []
+            try await self.recordOutsideRoom(event, version: version, roomState: ("knock_room_state", state))
+            return event.eventID
         }
-        throw lastError
     }
 
     /// Leaves a room this server is not in (rejects an invite, retracts a knock) through the
     /// servers that know it: make_leave, sign, send_leave.
     public func leaveRemote(_ roomID: RoomID, user: UserID, via servers: [ServerName], content extra: JSONObject) async throws -> EventID {
-        var lastError: any Error = MatrixError.notFound("No known servers to leave \(roomID) through")
+        try await handshake("leave", roomID, user: user, via: servers, extra: extra, versions: []) { server, version, event in
+            _ = try await self.remotes.sendMembership("leave", at: server, room: roomID, event: event)
+            try await self.recordOutsideRoom(event, version: version, roomState: nil)
+            return event.eventID
+        }
+    }
+
+    /// make_*, then sign the template, then `complete` (send_* and what follows), trying each
+    /// candidate server until one succeeds.
+    private func handshake(_ membership: String, _ roomID: RoomID, user: UserID, via servers: [ServerName], extra: JSONObject,
+                           versions: [RoomVersion],
+                           complete: (ServerName, RoomVersion, PDU) async throws -> EventID) async throws -> EventID {
+        var lastError: any Error = MatrixError.notFound("No known servers to \(membership) \(roomID) through")
         for server in Self.candidates(servers, excluding: serverName) {
             do {
-                let template = try await remotes.makeMembership("leave", at: server, room: roomID, user: user, versions: [])
-                let (version, event) = try signedTemplate(template, room: roomID, user: user, membership: "leave", extra: extra)
-                _ = try await remotes.sendMembership("leave", at: server, room: roomID, event: event)
-                try await recordOutsideRoom(event, version: version, roomState: nil)
-                return event.eventID
+                let template = try await remotes.makeMembership(membership, at: server, room: roomID, user: user, versions: versions)
+                let (version, event) = try signedTemplate(template, room: roomID, user: user, membership: membership, extra: extra)
+                return try await complete(server, version, event)
             } catch {
+                logger.info("remote \(membership) attempt failed", metadata: ["room": "\(roomID)", "via": "\(server)", "error": "\(error)"])
                 lastError = error
             }
         }

@@ -9,10 +9,7 @@ import Testing
     @Test func remoteJoinAndMessagesFlowBothWays() async throws {
         let network = LoopbackFederation()
         defer { network.destroy() }
-        let a = try network.start("a.test")
-        let b = try network.start("b.test")
-        let alice = try await a.makeUser("alice")
-        let bob = try await b.makeUser("bob")
+        let (a, alice, b, bob) = try await network.twoServers()
         let room = try await a.publicRoom(by: alice, ["name": "Federated"])
         try await a.say(alice, in: room, "before bob")
 
@@ -55,10 +52,7 @@ import Testing
     @Test func remoteInviteIsCountersignedAndAccepted() async throws {
         let network = LoopbackFederation()
         defer { network.destroy() }
-        let a = try network.start("a.test")
-        let b = try network.start("b.test")
-        let alice = try await a.makeUser("alice")
-        let bob = try await b.makeUser("bob")
+        let (a, alice, b, bob) = try await network.twoServers()
         let room = try await a.rooms.createRoom(["preset": "private_chat", "name": "Secret"], by: alice, creatorProfile: (nil, nil))
 
         try await a.rooms.setMembership(room, sender: alice, target: bob, membership: "invite")
@@ -80,10 +74,7 @@ import Testing
     @Test func remoteInviteCanBeRejected() async throws {
         let network = LoopbackFederation()
         defer { network.destroy() }
-        let a = try network.start("a.test")
-        let b = try network.start("b.test")
-        let alice = try await a.makeUser("alice")
-        let bob = try await b.makeUser("bob")
+        let (a, alice, b, bob) = try await network.twoServers()
         let room = try await a.rooms.createRoom(["preset": "private_chat"], by: alice, creatorProfile: (nil, nil))
         try await a.rooms.setMembership(room, sender: alice, target: bob, membership: "invite")
         try await b.rooms.setMembership(room, sender: bob, target: bob, membership: "leave")
@@ -94,10 +85,7 @@ import Testing
     @Test func knockThenInviteThenJoin() async throws {
         let network = LoopbackFederation()
         defer { network.destroy() }
-        let a = try network.start("a.test")
-        let b = try network.start("b.test")
-        let alice = try await a.makeUser("alice")
-        let bob = try await b.makeUser("bob")
+        let (a, alice, b, bob) = try await network.twoServers()
         let room = try await a.rooms.createRoom(["preset": "private_chat", "initial_state": [
             ["type": "m.room.join_rules", "state_key": "", "content": ["join_rule": "knock"]],
         ]], by: alice, creatorProfile: (nil, nil))
@@ -115,10 +103,7 @@ import Testing
     @Test func restrictedJoinIsAuthorisedByAResidentMember() async throws {
         let network = LoopbackFederation()
         defer { network.destroy() }
-        let a = try network.start("a.test")
-        let b = try network.start("b.test")
-        let alice = try await a.makeUser("alice")
-        let bob = try await b.makeUser("bob")
+        let (a, alice, b, bob) = try await network.twoServers()
         let dave = try await b.makeUser("dave")
         let space = try await a.publicRoom(by: alice)
         let restricted = try await a.rooms.createRoom(["preset": "private_chat", "initial_state": [
@@ -142,10 +127,7 @@ import Testing
     @Test func lostTransactionsAreRecoveredWithGetMissingEvents() async throws {
         let network = LoopbackFederation()
         defer { network.destroy() }
-        let a = try network.start("a.test")
-        let b = try network.start("b.test")
-        let alice = try await a.makeUser("alice")
-        let bob = try await b.makeUser("bob")
+        let (a, alice, b, bob) = try await network.twoServers()
         let room = try await a.publicRoom(by: alice)
         try await b.rooms.join(room, user: bob, via: [a.serverName])
         try await network.flush()
@@ -161,10 +143,7 @@ import Testing
     @Test func aLongGapIsBridgedWithStateAndFilledByBackfill() async throws {
         let network = LoopbackFederation()
         defer { network.destroy() }
-        let a = try network.start("a.test")
-        let b = try network.start("b.test")
-        let alice = try await a.makeUser("alice")
-        let bob = try await b.makeUser("bob")
+        let (a, alice, b, bob) = try await network.twoServers()
         let room = try await a.publicRoom(by: alice)
         try await b.rooms.join(room, user: bob, via: [a.serverName])
         try await network.flush()
@@ -192,10 +171,7 @@ import Testing
     @Test func historyBeforeAJoinIsBackfilled() async throws {
         let network = LoopbackFederation()
         defer { network.destroy() }
-        let a = try network.start("a.test")
-        let b = try network.start("b.test")
-        let alice = try await a.makeUser("alice")
-        let bob = try await b.makeUser("bob")
+        let (a, alice, b, bob) = try await network.twoServers()
         let room = try await a.publicRoom(by: alice, ["preset": "public_chat", "initial_state": [
             ["type": "m.room.history_visibility", "state_key": "", "content": ["history_visibility": "shared"]],
         ]])

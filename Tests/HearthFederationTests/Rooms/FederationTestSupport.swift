@@ -42,6 +42,13 @@ extension Homeserver {
 }
 
 extension LoopbackFederation {
+    /// a.test with @alice and b.test with @bob.
+    func twoServers() async throws -> (Homeserver, UserID, Homeserver, UserID) {
+        let a = try start("a.test")
+        let b = try start("b.test")
+        return (a, try await a.makeUser("alice"), b, try await b.makeUser("bob"))
+    }
+
     /// Servers `names`, each with one user named after its first label (a.test → @a:a.test).
     func startMany(_ names: [String], roomVersion: RoomVersion = .default) async throws -> [(Homeserver, UserID)] {
         var result: [(Homeserver, UserID)] = []
