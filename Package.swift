@@ -88,7 +88,7 @@ let package = Package(
         .target(
             name: "HearthFederation",
             dependencies: [
-                "HearthCore", "HearthHTTP", "HearthStorage",
+                "HearthCore", "HearthHTTP", "HearthStorage", "HearthHomeserver",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -12,7 +12,8 @@ enum ProfileRoutes {
         let hs = e.homeserver
         @Sendable func profile(_ request: MatrixRequest) async throws -> JSONObject {
             let user = try request.userID()
-            guard user.server == hs.serverName, let account = try await hs.accounts.account(user), !account.isDeactivated else {
+            if user.server != hs.serverName { return try await hs.federation.remoteProfile(user) }
+            guard let account = try await hs.accounts.account(user), !account.isDeactivated else {
                 throw MatrixError.notFound("Profile not found")
             }
             var json = JSONObject()

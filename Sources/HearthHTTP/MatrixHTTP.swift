@@ -152,3 +152,24 @@ extension JSONObject {
         }
     }
 }
+
+/// Path parameters that are Matrix identifiers (M_INVALID_PARAM when malformed).
+extension MatrixRequest {
+    public func roomID(_ name: String = "roomId") throws(MatrixError) -> RoomID {
+        let text = try path(name)
+        guard let id = RoomID(text) else { throw .invalidParam("Invalid room ID \(text)") }
+        return id
+    }
+
+    public func userID(_ name: String = "userId") throws(MatrixError) -> UserID {
+        let text = try path(name)
+        guard let id = UserID(text) else { throw .invalidParam("Invalid user ID \(text)") }
+        return id
+    }
+
+    public func eventID(_ name: String = "eventId") throws(MatrixError) -> EventID {
+        let text = try path(name)
+        guard let id = EventID(text) else { throw .invalidParam("Invalid event ID \(text)") }
+        return id
+    }
+}

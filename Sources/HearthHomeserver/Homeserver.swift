@@ -1,6 +1,7 @@
 public import HearthCore
 public import HearthStorage
 public import Logging
+import Synchronization
 
 /// The homeserver's behaviour, without HTTP: every feature, wired to one storage backend.
 public final class Homeserver: Sendable {
@@ -17,6 +18,8 @@ public final class Homeserver: Sendable {
     public let pushRules: PushRules
     public let media: Media
     public let keys: EndToEndKeys
+    public let federation: RoomFederation
+    public let openID: OpenIDTokens
 
     public init(settings: HomeserverSettings, storage: any Storage, signingKey: SigningKey,
                 clock: any WallClock = SystemClock(), logger: Logger, remoteKeys: (any RemoteKeyService)? = nil) throws {
@@ -36,6 +39,11 @@ public final class Homeserver: Sendable {
                     notifier: notifier, clock: clock, keys: keys, keyStore: storage.keys)
         pushRules = PushRules(userData: storage.userData)
         media = try Media(settings: settings, store: storage.media, clock: clock)
+        federation = RoomFederation(settings: settings, rooms: rooms, storage: storage, ephemeral: ephemeral, notifier: notifier,
+                                clock: clock, logger: logger, signingKey: signingKey)
+        openID = OpenIDTokens(clock: clock)
+        let federation = federation
+        rooms.federation.withLock { $0 = federation }
     }
 
     public var serverName: ServerName { settings.serverName }
@@ -70,9 +78,8 @@ public final class Homeserver: Sendable {
     /// A client's join. Guests may join only rooms whose `m.room.guest_access` is `can_join`;
     /// a user joining an upgraded room takes their tags along from its predecessor.
     /// Spec: https://spec.matrix.org/v1.19/client-server-api/#guest-access
-    public func join(_ roomID: RoomID, as requester: Requester, reason: String?) async throws {
+    public func join(_ roomID: RoomID, as requester: Requester, reason: String?, via: [ServerName] = []) async throws {
         let user = requester.userID
-        guard try await rooms.exists(roomID) else { throw MatrixError.notFound("No known servers to join \(roomID) through") }
         if requester.isGuest {
             let access = try await rooms.currentStateEvent(roomID, StateKey("m.room.guest_access", ""))?.content["guest_access"]
             guard access?.stringValue == "can_join" else {
@@ -80,7 +87,7 @@ public final class Homeserver: Sendable {
             }
         }
         let wasJoined = try await rooms.membership(of: user, in: roomID) == "join"
-        _ = try await rooms.join(roomID, user: user, reason: reason)
+        _ = try await rooms.join(roomID, user: user, reason: reason, via: via)
         if !wasJoined, let old = try await rooms.predecessor(of: roomID),
            let tags = try await storage.userData.accountData(user, roomID: old, type: "m.tag"),
            try await storage.userData.accountData(user, roomID: roomID, type: "m.tag") == nil {
@@ -106,9 +113,23 @@ public final class Homeserver: Sendable {
     /// A read receipt, waking /sync of everyone in the room.
     public func setReceipt(_ user: UserID, roomID: RoomID, eventID: EventID, type: String, threadID: String?) async throws {
         try await requireReadableEvent(user, roomID: roomID, eventID: eventID)
+        let now = clock.now()
         try await storage.userData.setReceipt(Receipt(roomID: roomID, userID: user, type: type, eventID: eventID,
-                                                      threadID: threadID, timestamp: clock.now(), stream: 0))
+                                                      threadID: threadID, timestamp: now, stream: 0))
         notifier.notify(rooms: [roomID.rawValue], users: [user.rawValue])
+        await federation.sendReceipt(user, in: roomID, eventID: eventID, type: type, threadID: threadID, at: now)
+    }
+
+    /// A local user starts or stops typing; the other servers in the room are told.
+    public func setTyping(_ user: UserID, in roomID: RoomID, typing: Bool, timeout: Milliseconds) async {
+        ephemeral.setTyping(user, in: roomID, typing: typing, timeout: timeout)
+        await federation.sendTyping(user, in: roomID, typing: typing, timeout: timeout)
+    }
+
+    /// A local user's presence; servers sharing a room with them are told.
+    public func setPresence(_ user: UserID, state: String, statusMessage: String?) async {
+        ephemeral.setPresence(user, state: state, statusMessage: statusMessage)
+        await federation.sendPresence(user, state: state, statusMessage: statusMessage)
     }
 
     /// The read marker (`m.fully_read` room account data), which only its owner sees.

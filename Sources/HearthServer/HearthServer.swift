@@ -50,7 +50,8 @@ public enum HearthServer {
     }
 
     /// The federation transport for `homeserver`: its keys (with the retired ones), its store,
-    /// and the configured trust, address policy and retry timing.
+    /// and the configured trust, address policy and retry timing. It serves the room layer's
+    /// federation routes (plus `routes`), and the homeserver's room layer is connected to it.
     public static func makeFederation(_ config: HearthConfig, homeserver: Homeserver, logger: Logger,
                                       policy: any EgressPolicy = AllowEverything(), audit: (any AuditSink)? = nil,
                                       transport: ((inout FederationTransportSettings) -> Void)? = nil,
@@ -61,12 +62,23 @@ public enum HearthServer {
         transport?(&settings.transport)
         let clock = homeserver.clock
         let rooms = homeserver.rooms
-        return try Federation(serverName: config.serverName, keys: keys, store: homeserver.storage.federation, settings: settings,
-                              policy: policy, audit: audit, logger: logger, now: { clock.now() }, roomACL: { roomID in
-                                  try await rooms.currentStateEvent(roomID, StateKey("m.room.server_acl", "")).map {
-                                      ServerACL(content: $0.content)
-                                  }
-                              }, routes: routes)
+        let federation = try Federation(
+            serverName: config.serverName, keys: keys, store: homeserver.storage.federation, settings: settings,
+            policy: policy, audit: audit, logger: logger, now: { clock.now() }, roomACL: { roomID in
+                try await rooms.currentStateEvent(roomID, StateKey("m.room.server_acl", "")).map {
+                    ServerACL(content: $0.content)
+                }
+            }, routes: { endpoint in
+                // Routes passed in (tests' stand-ins) take the place of the room layer's.
+                let extra = routes(endpoint)
+                let taken = Set(extra.flatMap { route in route.paths.map { "\(route.method) \($0)" } })
+                let room = RoomRoutes.routes(endpoint, homeserver).filter { route in
+                    !route.paths.contains { taken.contains("\(route.method) \($0)") }
+                }
+                return extra + room
+            })
+        homeserver.federation.attach(federation.roomPorts)
+        return federation
     }
 
     /// The routes a listener serves, by its resources.

@@ -264,6 +264,48 @@ enum SQLiteSchema {
                     AND json_type(json, '$.content."m.relates_to".rel_type') = 'text';
                 """)
         }
+        migrator.registerMigration("0003_federation_rooms") { db in
+            try db.execute(sql: """
+                -- Outliers: events known for their own sake (auth chains, state from a join, remote
+                -- invites) without a place in the timeline or a computed state.
+                ALTER TABLE events ADD COLUMN outlier INTEGER NOT NULL DEFAULT 0;
+                CREATE INDEX events_by_room_type_key ON events(room_id, type, state_key);
+                CREATE INDEX event_auth_edges_by_auth ON event_auth_edges(auth_event_id);
+                -- Responses to inbound /send transactions, so a retried transaction is answered
+                -- without being processed twice.
+                CREATE TABLE federation_inbound_transactions (
+                    origin TEXT NOT NULL,
+                    txn_id TEXT NOT NULL,
+                    response TEXT NOT NULL,
+                    received_at INTEGER NOT NULL,
+                    PRIMARY KEY (origin, txn_id)
+                );
+                -- m.device_list_update and m.signing_key_update EDUs from remote servers, kept for
+                -- end-to-end encryption.
+                CREATE TABLE remote_device_list_updates (
+                    stream INTEGER PRIMARY KEY NOT NULL,
+                    user_id TEXT NOT NULL,
+                    edu_type TEXT NOT NULL,
+                    device_id TEXT,
+                    stream_id INTEGER,
+                    content TEXT NOT NULL,
+                    received_at INTEGER NOT NULL
+                );
+                CREATE INDEX remote_device_list_updates_by_user ON remote_device_list_updates(user_id, stream);
+                -- To-device messages for local devices, delivered through /sync.
+                CREATE TABLE to_device_inbox (
+                    stream INTEGER PRIMARY KEY NOT NULL,
+                    recipient TEXT NOT NULL,
+                    device_id TEXT NOT NULL,
+                    sender TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    content TEXT NOT NULL,
+                    origin TEXT,
+                    message_id TEXT
+                );
+                CREATE INDEX to_device_inbox_by_device ON to_device_inbox(recipient, device_id, stream);
+                """)
+        }
         return migrator
     }
 }

@@ -26,7 +26,7 @@ final class FedTestServer: Sendable {
 
     static var logger: Logger {
         var logger = Logger(label: "hearth-fed-test")
-        logger.logLevel = .warning
+        logger.logLevel = ProcessInfo.processInfo.environment["HEARTH_TEST_LOG"] == "info" ? .info : .warning
         return logger
     }
 

@@ -307,18 +307,28 @@ public final class Sync: Sendable {
 
     /// The stripped state an invitee or knocker sees before joining.
     /// Spec: https://spec.matrix.org/v1.19/client-server-api/#stripped-state
-    func strippedState(_ roomID: RoomID, membershipEvent: EventID) async throws -> [JSONValue] {
+    public func strippedState(_ roomID: RoomID, membershipEvent: EventID) async throws -> [JSONValue] {
+        func stripped(_ event: JSONObject) -> JSONValue? {
+            guard let type = event["type"]?.stringValue, let content = event["content"]?.objectValue else { return nil }
+            var out: JSONObject = ["type": .string(type), "content": .object(content)]
+            if let sender = event["sender"] { out["sender"] = sender }
+            if let key = event["state_key"] { out["state_key"] = key }
+            return .object(out)
+        }
+        // An invite or knock from another server carries the room's state, as that server
+        // described it, in the membership event's `unsigned`.
+        if let membership = try await store.event(membershipEvent), membership.outlier {
+            let carried = membership.pdu.json["unsigned"]?["invite_room_state"]?.arrayValue
+                ?? membership.pdu.json["unsigned"]?["knock_room_state"]?.arrayValue ?? []
+            return carried.compactMap { $0.objectValue.flatMap(stripped) } + [stripped(membership.pdu.json)].compactMap { $0 }
+        }
         let keys = ["m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar", "m.room.canonical_alias",
                     "m.room.encryption", "m.room.topic"].map { StateKey($0, "") }
         let current = try await rooms.currentState(roomID)
         var ids = keys.compactMap { current[$0] }
         ids.append(membershipEvent)
         let events = try await rooms.pdus(ids)
-        return ids.compactMap { events[$0] }.map { pdu in
-            var stripped: JSONObject = ["type": .string(pdu.type), "sender": .string(pdu.sender.rawValue), "content": .object(pdu.content)]
-            if let key = pdu.stateKey { stripped["state_key"] = .string(key) }
-            return .object(stripped)
-        }
+        return ids.compactMap { events[$0] }.compactMap { stripped($0.json) }
     }
 
     /// Aggregates receipts into the `m.receipt` EDU shape; private receipts only for their owner.
