@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "hearth", targets: ["HearthCommand"]),
+        .executable(name: "hearth-load", targets: ["HearthLoad"]),
         .library(name: "HearthCore", targets: ["HearthCore"]),
     ],
     dependencies: [
@@ -26,6 +27,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // The Matrix protocol, pure: no I/O, no HTTP, no database.
@@ -77,12 +82,32 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The federation transport: keys, X-Matrix, server discovery, TLS, the egress gate and
+        // outbound transactions. The only HTTP client that talks to other servers lives here,
+        // behind `EgressGate`.
+        .target(
+            name: "HearthFederation",
+            dependencies: [
+                "HearthCore", "HearthHTTP", "HearthStorage", "HearthHomeserver",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
         // Composition root: configuration, wiring, listeners, lifecycle.
         .target(
             name: "HearthServer",
             dependencies: [
-                "HearthClientAPI", "HearthStorageSQLite", "HearthHTTP", "HearthHomeserver", "HearthStorage", "HearthCore",
+                "HearthClientAPI", "HearthFederation", "HearthStorageSQLite", "HearthHTTP", "HearthHomeserver", "HearthStorage", "HearthCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -93,7 +118,21 @@ let package = Package(
         ),
         .executableTarget(
             name: "HearthCommand",
-            dependencies: ["HearthServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["HearthServer", "HearthFederation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        // Load generator for any homeserver (Scripts/compare-synapse.sh): client API only, on
+        // SwiftNIO's HTTP/1.1 codec, no Hearth internals beyond the JSON type.
+        .executableTarget(
+            name: "HearthLoad",
+            dependencies: [
+                "HearthCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
@@ -103,6 +142,23 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             resources: [.copy("Vectors")]
+        ),
+        .testTarget(
+            name: "HearthFederationTests",
+            dependencies: [
+                "HearthFederation", "HearthServer", "HearthHomeserver", "HearthCore", "HearthStorage", "HearthStorageSQLite",
+                "HearthHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(
             name: "HearthServerTests",

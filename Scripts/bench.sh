@@ -11,23 +11,20 @@ HEARTH_BENCHMARKS=1 flock /tmp/hearth-build.lock swift package --scratch-path .b
   --allow-writing-to-package-directory benchmark --format jmh --path .build-bench/results "$@"
 .venv/bin/python3 Scripts/bench_python_reference.py > .build-bench/results/python.json
 .venv/bin/python3 - <<'PY'
-import glob, json
+import json
+# package-benchmark's JMH export: primaryMetric is throughput (# / s); μs per operation = 1e6 / p50.
+entries = json.load(open(".build-bench/results/Current_run.jmh.json"))
 swift = {}
-for path in glob.glob(".build-bench/results/*.jmh.json") + glob.glob(".build-bench/results/*.json"):
-    if path.endswith("python.json"): continue
-    try: entries = json.load(open(path))
-    except Exception: continue
-    for entry in entries if isinstance(entries, list) else []:
-        name, metric = entry.get("benchmark", ""), entry.get("primaryMetric", {})
-        if "Time (wall clock)" in name or "wall" in name.lower():
-            swift[name] = metric.get("scorePercentiles", {}).get("50.0", metric.get("score"))
+for entry in entries:
+    metric = entry["primaryMetric"]
+    per_second = metric.get("scorePercentiles", {}).get("50.0") or metric["score"]
+    swift[entry["benchmark"].split(".")[-1].replace("_", " ")] = 1e6 / per_second
 py = json.load(open(".build-bench/results/python.json"))
-print("Swift (p50, μs):")
-for k, v in sorted(swift.items()): print(f"  {v:>12.3f}  {k}")
-pairs = [("sign 1 KB", "sign_1k"), ("verify 1 KB", "verify_1k"), ("parse 64 KB", "parse_64k")]
-print("\nPython reference (best of 5, μs/op):", {k: round(v, 3) for k, v in py.items() if k != "sizes"})
-for label, key in pairs:
-    match = [v for k, v in swift.items() if label in k]
+print("Hearth (p50, μs per operation):")
+for name, us in swift.items(): print(f"  {us:>12.2f}  {name}")
+print("\nRatios against Python's canonicaljson/signedjson/json in the same run (higher is better for Hearth):")
+for label, key in [("sign 1 KB", "sign_1k"), ("verify 1 KB", "verify_1k"), ("parse 64 KB", "parse_64k")]:
+    match = [us for name, us in swift.items() if name.startswith(label)]
     if match:
-        print(f"  {label}: Hearth {match[0]:.3f} μs vs Python {py[key]:.3f} μs  →  {py[key] / match[0]:.1f}x")
+        print(f"  {label:<12} Hearth {match[0]:9.2f} μs   Python {py[key]:9.2f} μs   {py[key] / match[0]:5.2f}x")
 PY

@@ -69,6 +69,11 @@ enum AccountRoutes {
             e.authed(.get, ClientEndpoint.client("/account/3pid")) { _, _ in
                 MatrixResponse(json: ["threepids": []])
             },
+            // https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3useruseridopenidrequest_token
+            e.authed(.post, ClientEndpoint.client("/user/{userId}/openid/request_token"), rateLimited: true) { request, requester in
+                guard try request.userID() == requester.userID else { throw MatrixError.forbidden("Cannot request a token for another user") }
+                return MatrixResponse(json: hs.openID.issue(for: requester.userID, serverName: hs.serverName))
+            },
         ]
     }
 }

@@ -32,5 +32,6 @@ public enum ClientAPI {
             + PushRuleRoutes.routes(endpoint)
             + MediaRoutes.routes(endpoint)
             + ReportingRoutes.routes(endpoint)
+            + EndToEndRoutes.routes(endpoint)
     }
 }

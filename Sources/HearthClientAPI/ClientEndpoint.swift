@@ -65,22 +65,3 @@ extension ClientEndpoint {
     }
 }
 
-extension MatrixRequest {
-    func roomID(_ name: String = "roomId") throws(MatrixError) -> RoomID {
-        let text = try path(name)
-        guard let id = RoomID(text) else { throw .invalidParam("Invalid room ID \(text)") }
-        return id
-    }
-
-    func userID(_ name: String = "userId") throws(MatrixError) -> UserID {
-        let text = try path(name)
-        guard let id = UserID(text) else { throw .invalidParam("Invalid user ID \(text)") }
-        return id
-    }
-
-    func eventID(_ name: String = "eventId") throws(MatrixError) -> EventID {
-        let text = try path(name)
-        guard let id = EventID(text) else { throw .invalidParam("Invalid event ID \(text)") }
-        return id
-    }
-}

@@ -19,21 +19,8 @@ enum DirectoryRoutes {
         @Sendable func publicRooms(_ request: MatrixRequest, body: JSONObject) async throws -> MatrixResponse {
             let limit = Int(try body.optionalInt("limit") ?? Int64(try request.queryInt("limit") ?? 100))
             let since = Int(try body.optionalString("since") ?? request.query("since") ?? "0") ?? 0
-            let term = try body.optionalObject("filter")?.optionalString("generic_search_term")?.lowercased()
-            var chunk: [JSONValue] = []
-            for roomID in try await store.publicRooms() {
-                let entry = try await hs.rooms.summary(roomID)
-                if let term {
-                    let haystack = [entry["name"]?.stringValue, entry["topic"]?.stringValue, entry["canonical_alias"]?.stringValue]
-                        .compactMap { $0?.lowercased() }
-                    if !haystack.contains(where: { $0.contains(term) }) { continue }
-                }
-                chunk.append(.object(entry))
-            }
-            let page = Array(chunk.dropFirst(since).prefix(max(0, limit)))
-            var json: JSONObject = ["chunk": .array(page), "total_room_count_estimate": .int(Int64(chunk.count))]
-            if since + page.count < chunk.count { json["next_batch"] = .string(String(since + page.count)) }
-            if since > 0 { json["prev_batch"] = .string(String(max(0, since - limit))) }
+            let term = try body.optionalObject("filter")?.optionalString("generic_search_term")
+            let json = try await hs.rooms.publicRoomsPage(limit: limit, since: since, searchTerm: term)
             return MatrixResponse(json: json)
         }
         return [
@@ -51,9 +38,8 @@ enum DirectoryRoutes {
                 return .empty
             },
             e.open(.get, ClientEndpoint.client("/directory/room/{roomAlias}")) { request in
-                let alias = try alias(request)
-                guard let roomID = try await store.roomID(forAlias: alias) else { throw MatrixError.notFound("Room alias not found") }
-                return MatrixResponse(json: ["room_id": .string(roomID.rawValue), "servers": [.string(hs.serverName.rawValue)]])
+                let (roomID, servers) = try await hs.federation.resolveAlias(try alias(request))
+                return MatrixResponse(json: ["room_id": .string(roomID.rawValue), "servers": JSONValue(servers.map(\.rawValue))])
             },
             e.authed(.delete, ClientEndpoint.client("/directory/room/{roomAlias}"), access: .nonGuest) { request, requester in
                 let alias = try alias(request)

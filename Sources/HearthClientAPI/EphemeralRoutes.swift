@@ -17,7 +17,7 @@ enum EphemeralRoutes {
                 try await hs.rooms.requireJoined(requester.userID, roomID)
                 let body = try request.jsonBody()
                 guard let typing = try body.optionalBool("typing") else { throw MatrixError.missingParam("Missing typing") }
-                hs.ephemeral.setTyping(requester.userID, in: roomID, typing: typing, timeout: try body.optionalInt("timeout") ?? 30_000)
+                await hs.setTyping(requester.userID, in: roomID, typing: typing, timeout: try body.optionalInt("timeout") ?? 30_000)
                 return .empty
             },
             e.authed(.post, ClientEndpoint.client("/rooms/{roomId}/receipt/{receiptType}/{eventId}"), rateLimited: true) { request, requester in
@@ -77,7 +77,7 @@ enum EphemeralRoutes {
                 let body = try request.jsonBody()
                 let state = try body.requireString("presence")
                 guard ["online", "offline", "unavailable"].contains(state) else { throw MatrixError.invalidParam("Invalid presence") }
-                hs.ephemeral.setPresence(requester.userID, state: state, statusMessage: try body.optionalString("status_msg"))
+                await hs.setPresence(requester.userID, state: state, statusMessage: try body.optionalString("status_msg"))
                 return .empty
             },
         ]

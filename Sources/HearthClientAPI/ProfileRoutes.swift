@@ -28,7 +28,8 @@ enum ProfileRoutes {
     static func routes(_ e: ClientEndpoint) -> [Route] {
         let hs = e.homeserver
         @Sendable func profile(_ user: UserID) async throws -> JSONObject {
-            guard user.server == hs.serverName, let account = try await hs.accounts.account(user), !account.isDeactivated else {
+            if user.server != hs.serverName { return try await hs.federation.remoteProfile(user) }
+            guard let account = try await hs.accounts.account(user), !account.isDeactivated else {
                 throw MatrixError.notFound("Profile not found")
             }
             var json = try await hs.storage.accounts.profileFields(user)

@@ -10,13 +10,15 @@ import Logging
 enum RoomMembershipRoutes {
     static func routes(_ e: ClientEndpoint) -> [Route] {
         let hs = e.homeserver
-        @Sendable func resolve(_ text: String) async throws -> RoomID {
-            if let roomID = RoomID(text) { return roomID }
+        /// A room ID or alias, and the servers to reach the room through: `via` (and the older
+        /// `server_name`) query parameters, or those the alias's directory names.
+        @Sendable func resolve(_ request: MatrixRequest) async throws -> (RoomID, [ServerName]) {
+            let text = try request.path("roomIdOrAlias")
+            let via = ((request.query["via"] ?? []) + (request.query["server_name"] ?? [])).compactMap(ServerName.init)
+            if let roomID = RoomID(text) { return (roomID, via) }
             guard let alias = RoomAlias(text) else { throw MatrixError.invalidParam("Invalid room ID or alias \(text)") }
-            guard let roomID = try await hs.storage.rooms.roomID(forAlias: alias) else {
-                throw MatrixError.notFound("Room alias \(text) not found")
-            }
-            return roomID
+            let (roomID, servers) = try await hs.federation.resolveAlias(alias)
+            return (roomID, via + servers)
         }
         @Sendable func target(_ body: JSONObject) throws -> UserID {
             let text = try body.requireString("user_id")
@@ -51,8 +53,8 @@ enum RoomMembershipRoutes {
                 return MatrixResponse(json: ["room_id": .string(roomID.rawValue)])
             },
             e.authed(.post, ClientEndpoint.client("/join/{roomIdOrAlias}"), rateLimited: true) { request, requester in
-                let roomID = try await resolve(try request.path("roomIdOrAlias"))
-                try await hs.join(roomID, as: requester, reason: try request.jsonBody().optionalString("reason"))
+                let (roomID, via) = try await resolve(request)
+                try await hs.join(roomID, as: requester, reason: try request.jsonBody().optionalString("reason"), via: via)
                 return MatrixResponse(json: ["room_id": .string(roomID.rawValue)])
             },
             e.authed(.post, ClientEndpoint.client("/rooms/{roomId}/join"), rateLimited: true) { request, requester in
@@ -61,9 +63,9 @@ enum RoomMembershipRoutes {
                 return MatrixResponse(json: ["room_id": .string(roomID.rawValue)])
             },
             e.authed(.post, ClientEndpoint.client("/knock/{roomIdOrAlias}"), access: .nonGuest, rateLimited: true) { request, requester in
-                let roomID = try await resolve(try request.path("roomIdOrAlias"))
+                let (roomID, via) = try await resolve(request)
                 try await hs.rooms.setMembership(roomID, sender: requester.userID, target: requester.userID, membership: "knock",
-                                                 reason: try request.jsonBody().optionalString("reason"))
+                                                 reason: try request.jsonBody().optionalString("reason"), via: via)
                 return MatrixResponse(json: ["room_id": .string(roomID.rawValue)])
             },
             e.authed(.post, ClientEndpoint.client("/rooms/{roomId}/invite"), access: .nonGuest, rateLimited: true) { request, requester in

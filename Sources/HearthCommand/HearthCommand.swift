@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HearthCore
+import HearthFederation
 import HearthHomeserver
 import HearthServer
 import Logging
@@ -10,7 +11,7 @@ struct Hearth: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hearth",
         abstract: "Hearth: a Matrix homeserver for organizations that keep their members' data to themselves.",
-        subcommands: [Serve.self, GenerateConfig.self, RegisterUser.self, Routes.self],
+        subcommands: [Serve.self, GenerateConfig.self, RegisterUser.self, RotateKey.self, Routes.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -115,6 +116,25 @@ struct RegisterUser: AsyncParsableCommand {
             print("Created \(userID)\(admin ? " (admin)" : "")")
         } catch let error as MatrixError {
             throw ValidationError(error.message)
+        }
+    }
+}
+
+struct RotateKey: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replace the signing key: the current key moves to the old keys (still published, so events it signed stay verifiable) and a new key signs from the next start.")
+
+    @OptionGroup var options: ConfigOption
+
+    func run() throws {
+        let config = try options.load()
+        do {
+            let (retired, new) = try LocalServerKeys.rotate(signingKeyPath: config.signingKeyPath,
+                                                            oldKeysPath: config.federation.oldSigningKeysPath,
+                                                            now: Int64(Date().timeIntervalSince1970 * 1000))
+            print("Retired \(retired); the new key is \(new.keyID). Restart the server to sign with it.")
+        } catch let error as KeyFileError {
+            throw ValidationError(error.description)
         }
     }
 }

@@ -13,9 +13,13 @@ public struct MatrixRequest: Sendable {
     public let body: [UInt8]
     /// The client's address as the listener saw it (or as a trusted proxy reported it).
     public let remoteAddress: String?
+    /// The request target exactly as received (path and query, still percent-encoded): what
+    /// an X-Matrix signature covers.
+    public let uri: String
 
     public init(method: HTTPRequest.Method, pathParameters: [String: String], query: [String: [String]],
-                headers: HTTPFields, body: [UInt8], remoteAddress: String?) {
+                headers: HTTPFields, body: [UInt8], remoteAddress: String?, uri: String = "") {
+        self.uri = uri
         self.method = method
         self.pathParameters = pathParameters
         self.query = query
@@ -146,5 +150,26 @@ extension JSONObject {
         case .array(let a)?: return a
         default: throw .badJSON("\(key) must be an array")
         }
+    }
+}
+
+/// Path parameters that are Matrix identifiers (M_INVALID_PARAM when malformed).
+extension MatrixRequest {
+    public func roomID(_ name: String = "roomId") throws(MatrixError) -> RoomID {
+        let text = try path(name)
+        guard let id = RoomID(text) else { throw .invalidParam("Invalid room ID \(text)") }
+        return id
+    }
+
+    public func userID(_ name: String = "userId") throws(MatrixError) -> UserID {
+        let text = try path(name)
+        guard let id = UserID(text) else { throw .invalidParam("Invalid user ID \(text)") }
+        return id
+    }
+
+    public func eventID(_ name: String = "eventId") throws(MatrixError) -> EventID {
+        let text = try path(name)
+        guard let id = EventID(text) else { throw .invalidParam("Invalid event ID \(text)") }
+        return id
     }
 }

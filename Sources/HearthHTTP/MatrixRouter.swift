@@ -125,7 +125,8 @@ public final class MatrixRouter: Sendable {
             query[String(key), default: []].append(String(value))
         }
         let matrixRequest = MatrixRequest(method: request.method, pathParameters: parameters, query: query,
-                                          headers: request.headers, body: bodyBytes, remoteAddress: remoteAddress)
+                                          headers: request.headers, body: bodyBytes, remoteAddress: remoteAddress,
+                                          uri: request.uri.string)
         do {
             return render(try await route.handler(matrixRequest))
         } catch let error as any MatrixErrorConvertible {

@@ -1,6 +1,7 @@
 public import HearthCore
 public import HearthStorage
 public import Logging
+import Synchronization
 
 /// The homeserver's behaviour, without HTTP: every feature, wired to one storage backend.
 public final class Homeserver: Sendable {
@@ -16,9 +17,12 @@ public final class Homeserver: Sendable {
     public let sync: Sync
     public let pushRules: PushRules
     public let media: Media
+    public let keys: EndToEndKeys
+    public let federation: RoomFederation
+    public let openID: OpenIDTokens
 
     public init(settings: HomeserverSettings, storage: any Storage, signingKey: SigningKey,
-                clock: any WallClock = SystemClock(), logger: Logger) throws {
+                clock: any WallClock = SystemClock(), logger: Logger, remoteKeys: (any RemoteKeyService)? = nil) throws {
         self.settings = settings
         self.storage = storage
         self.signingKey = signingKey
@@ -29,10 +33,17 @@ public final class Homeserver: Sendable {
         rooms = Rooms(settings: settings, store: storage.rooms, accounts: storage.accounts, signingKey: signingKey,
                       clock: clock, notifier: notifier, logger: logger)
         ephemeral = EphemeralState(clock: clock, notifier: notifier)
+        keys = EndToEndKeys(settings: settings, store: storage.keys, rooms: rooms, accounts: storage.accounts, notifier: notifier,
+                            remote: remoteKeys)
         sync = Sync(rooms: rooms, store: storage.rooms, userData: storage.userData, ephemeral: ephemeral,
-                    notifier: notifier, clock: clock)
+                    notifier: notifier, clock: clock, keys: keys, keyStore: storage.keys)
         pushRules = PushRules(userData: storage.userData)
         media = try Media(settings: settings, store: storage.media, clock: clock)
+        federation = RoomFederation(settings: settings, rooms: rooms, storage: storage, ephemeral: ephemeral, notifier: notifier,
+                                clock: clock, logger: logger, signingKey: signingKey)
+        openID = OpenIDTokens(clock: clock)
+        let federation = federation
+        rooms.federation.withLock { $0 = federation }
     }
 
     public var serverName: ServerName { settings.serverName }
@@ -41,6 +52,7 @@ public final class Homeserver: Sendable {
     /// `erase` its profile goes too.
     public func deactivate(_ user: UserID, erase: Bool) async throws {
         try await rooms.leaveAll(user)
+        for device in try await accounts.devices(of: user) { try await keys.deleteDevice(user, device.deviceID) }
         if erase {
             try await storage.accounts.setProfile(user, displayName: nil, avatarURL: nil)
             for key in try await storage.accounts.profileFields(user).keys {
@@ -50,12 +62,27 @@ public final class Homeserver: Sendable {
         try await storage.accounts.setDeactivated(user)
     }
 
+    /// Deletes devices with their sessions, keys and pending to-device messages.
+    public func deleteDevices(_ user: UserID, _ deviceIDs: [String]) async throws {
+        try await accounts.deleteDevices(user, deviceIDs)
+        for deviceID in deviceIDs { try await keys.deleteDevice(user, deviceID) }
+    }
+
+    public func logout(_ requester: Requester) async throws {
+        try await deleteDevices(requester.userID, [requester.deviceID])
+    }
+
+    public func logoutAll(_ requester: Requester) async throws {
+        let devices = try await accounts.devices(of: requester.userID).map(\.deviceID)
+        try await accounts.logoutAll(requester)
+        for deviceID in devices { try await keys.deleteDevice(requester.userID, deviceID) }
+    }
+
     /// A client's join. Guests may join only rooms whose `m.room.guest_access` is `can_join`;
     /// a user joining an upgraded room takes their tags along from its predecessor.
     /// Spec: https://spec.matrix.org/v1.19/client-server-api/#guest-access
-    public func join(_ roomID: RoomID, as requester: Requester, reason: String?) async throws {
+    public func join(_ roomID: RoomID, as requester: Requester, reason: String?, via: [ServerName] = []) async throws {
         let user = requester.userID
-        guard try await rooms.exists(roomID) else { throw MatrixError.notFound("No known servers to join \(roomID) through") }
         if requester.isGuest {
             let access = try await rooms.currentStateEvent(roomID, StateKey("m.room.guest_access", ""))?.content["guest_access"]
             guard access?.stringValue == "can_join" else {
@@ -63,7 +90,7 @@ public final class Homeserver: Sendable {
             }
         }
         let wasJoined = try await rooms.membership(of: user, in: roomID) == "join"
-        _ = try await rooms.join(roomID, user: user, reason: reason)
+        _ = try await rooms.join(roomID, user: user, reason: reason, via: via)
         if !wasJoined, let old = try await rooms.predecessor(of: roomID),
            let tags = try await storage.userData.accountData(user, roomID: old, type: "m.tag"),
            try await storage.userData.accountData(user, roomID: roomID, type: "m.tag") == nil {
@@ -89,9 +116,23 @@ public final class Homeserver: Sendable {
     /// A read receipt, waking /sync of everyone in the room.
     public func setReceipt(_ user: UserID, roomID: RoomID, eventID: EventID, type: String, threadID: String?) async throws {
         try await requireReadableEvent(user, roomID: roomID, eventID: eventID)
+        let now = clock.now()
         try await storage.userData.setReceipt(Receipt(roomID: roomID, userID: user, type: type, eventID: eventID,
-                                                      threadID: threadID, timestamp: clock.now(), stream: 0))
+                                                      threadID: threadID, timestamp: now, stream: 0))
         notifier.notify(rooms: [roomID.rawValue], users: [user.rawValue])
+        await federation.sendReceipt(user, in: roomID, eventID: eventID, type: type, threadID: threadID, at: now)
+    }
+
+    /// A local user starts or stops typing; the other servers in the room are told.
+    public func setTyping(_ user: UserID, in roomID: RoomID, typing: Bool, timeout: Milliseconds) async {
+        ephemeral.setTyping(user, in: roomID, typing: typing, timeout: timeout)
+        await federation.sendTyping(user, in: roomID, typing: typing, timeout: timeout)
+    }
+
+    /// A local user's presence; servers sharing a room with them are told.
+    public func setPresence(_ user: UserID, state: String, statusMessage: String?) async {
+        ephemeral.setPresence(user, state: state, statusMessage: statusMessage)
+        await federation.sendPresence(user, state: state, statusMessage: statusMessage)
     }
 
     /// The read marker (`m.fully_read` room account data), which only its owner sees.

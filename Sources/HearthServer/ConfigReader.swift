@@ -11,8 +11,8 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
 /// declared ignorable; `finish()` reports the first key nobody asked for, with its line.
 final class ConfigMapping {
     let path: String
-    private let pairs: [(key: String, value: Node, line: Int)]
-    private var consumed: Set<String> = []
+    fileprivate let pairs: [(key: String, value: Node, line: Int)]
+    fileprivate var consumed: Set<String> = []
 
     init(_ node: Node, path: String) throws {
         guard let mapping = node.mapping else {
@@ -90,6 +90,18 @@ final class ConfigMapping {
                 throw ConfigError("entries of '\(Self.qualified(path, key))' at line \(Self.line(item)) must be strings")
             }
             return string
+        }
+    }
+
+    /// A mapping of strings to strings (e.g. `verify_keys`), in file order.
+    func stringMap(_ key: String) throws -> [(String, String)]? {
+        guard let mapping = try mapping(key) else { return nil }
+        mapping.consumed.formUnion(mapping.pairs.map(\.key))
+        return try mapping.pairs.map { pair in
+            guard let value = pair.value.string else {
+                throw ConfigError("'\(Self.qualified(mapping.path, pair.key))' at line \(pair.line) must be a string")
+            }
+            return (pair.key, value)
         }
     }
 

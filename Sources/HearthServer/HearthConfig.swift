@@ -44,6 +44,8 @@ public struct HearthConfig: Sendable {
     public var logFormat: String
     public var rateLimitPerSecond: Double
     public var rateLimitBurst: Double
+    /// Keys, trust, address policy and retry timing of federation.
+    public var federation = FederationConfig()
 
     /// The local default `hearth serve` uses without a config file: a server named
     /// `localhost:8008`, open on loopback only, data in `./hearth-data`.
@@ -57,7 +59,8 @@ public struct HearthConfig: Sendable {
                                  xForwarded: false)],
             tlsCertificatePath: nil, tlsPrivateKeyPath: nil, enableRegistration: true, registrationRequiresToken: false,
             registrationSharedSecret: nil, allowGuestAccess: false, defaultRoomVersion: .default, maxUploadSize: 50 << 20,
-            bcryptRounds: 12, logLevel: "info", logFormat: "text", rateLimitPerSecond: 10, rateLimitBurst: 50)
+            bcryptRounds: 12, logLevel: "info", logFormat: "text", rateLimitPerSecond: 10, rateLimitBurst: 50,
+            federation: { var federation = FederationConfig(); federation.oldSigningKeysPath = directory + "/old_signing_keys"; return federation }())
     }
 
     /// Parses a YAML configuration. Relative paths are resolved against `baseDirectory`.
@@ -78,6 +81,8 @@ public struct HearthConfig: Sendable {
         config.serverName = serverName
         config.publicBaseURL = try root.string("public_baseurl")
         config.signingKeyPath = path(try root.string("signing_key_path") ?? dataDirectory + "/signing.key")
+        config.federation = try FederationConfig.parse(root, path: path)
+        config.federation.oldSigningKeysPath = dataDirectory + "/old_signing_keys"
         config.mediaStorePath = path(try root.string("media_store_path") ?? dataDirectory + "/media")
         if let database = try root.mapping("database") {
             let name = try database.string("name") ?? "sqlite3"
@@ -151,8 +156,7 @@ public struct HearthConfig: Sendable {
             }
         }
         // Synapse settings that have no meaning here but appear in converted configs.
-        root.ignore("report_stats", "pid_file", "log_config", "macaroon_secret_key", "form_secret", "trusted_key_servers",
-                    "suppress_key_server_warning")
+        root.ignore("report_stats", "pid_file", "log_config", "macaroon_secret_key", "form_secret", "suppress_key_server_warning")
         try root.finish()
         return config
     }
@@ -193,9 +197,36 @@ public struct HearthConfig: Sendable {
             resources:
               - names: [client, federation]
 
-        # For a TLS listener (for example federation on 8448), give a certificate and key:
+        # For a TLS listener (for example federation on 8448), give a certificate and key.
+        # Renewed files are picked up by new connections without a restart.
+        #  - port: 8448
+        #    bind_addresses: ['0.0.0.0', '::']
+        #    type: http
+        #    tls: true
+        #    resources:
+        #      - names: [federation]
         # tls_certificate_path: "/etc/hearth/tls.crt"
         # tls_private_key_path: "/etc/hearth/tls.key"
+
+        # Federation. Other servers' certificates are checked against the system's CAs, or
+        # only against these (a private CA):
+        # federation_custom_ca_list: ["/etc/hearth/clinic-ca.pem"]
+        # Notaries asked for keys a server cannot serve itself (none by default):
+        # trusted_key_servers:
+        #   - server_name: "notary.example.org"
+        #     verify_keys:
+        #       "ed25519:auto": "<unpadded base64 public key>"
+        # Addresses federation never contacts (default: private, loopback, link-local and
+        # reserved ranges) and exceptions to that list:
+        # ip_range_blacklist: ['127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', ...]
+        # ip_range_whitelist: ['10.20.0.0/16']
+        # Serve /.well-known/matrix/server pointing at public_baseurl's host, port 443:
+        # serve_server_wellknown: true
+        # Retry timing for servers that are down:
+        # federation:
+        #   destination_min_retry_interval: 10s
+        #   destination_retry_multiplier: 2
+        #   destination_max_retry_interval: 1d
 
         # Registration. Support groups usually run invite-only: registration with a token.
         enable_registration: false

@@ -1,11 +1,14 @@
 import Foundation
 public import HearthCore
 import HearthClientAPI
+public import HearthFederation
 import HearthHTTP
 public import HearthHomeserver
 import HearthStorage
 import HearthStorageSQLite
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 public import Logging
 import NIOCore
 import ServiceLifecycle
@@ -46,13 +49,59 @@ public enum HearthServer {
         return try Homeserver(settings: settings, storage: storage, signingKey: key, logger: logger)
     }
 
+    /// The federation transport for `homeserver`: its keys (with the retired ones), its store,
+    /// and the configured trust, address policy and retry timing. It serves the room layer's
+    /// federation routes (plus `routes`), and the homeserver's room layer is connected to it.
+    public static func makeFederation(_ config: HearthConfig, homeserver: Homeserver, logger: Logger,
+                                      policy: any EgressPolicy = AllowEverything(), audit: (any AuditSink)? = nil,
+                                      transport: ((inout FederationTransportSettings) -> Void)? = nil,
+                                      routes: @escaping @Sendable (FederationEndpoint) -> [Route] = { _ in [] }) throws -> Federation {
+        let keys = LocalServerKeys(serverName: config.serverName, current: homeserver.signingKey,
+                                   old: try LocalServerKeys.loadOldKeys(path: config.federation.oldSigningKeysPath))
+        var settings = config.federation.settings()
+        transport?(&settings.transport)
+        let clock = homeserver.clock
+        let rooms = homeserver.rooms
+        let federation = try Federation(
+            serverName: config.serverName, keys: keys, store: homeserver.storage.federation, settings: settings,
+            policy: policy, audit: audit, logger: logger, now: { clock.now() }, roomACL: { roomID in
+                try await rooms.currentStateEvent(roomID, StateKey("m.room.server_acl", "")).map {
+                    ServerACL(content: $0.content)
+                }
+            }, routes: { endpoint in
+                // Routes passed in (tests' stand-ins) take the place of the room layer's.
+                let extra = routes(endpoint)
+                let taken = Set(extra.flatMap { route in route.paths.map { "\(route.method) \($0)" } })
+                let room = RoomRoutes.routes(endpoint, homeserver).filter { route in
+                    !route.paths.contains { taken.contains("\(route.method) \($0)") }
+                }
+                return extra + room
+            })
+        homeserver.federation.attach(federation.roomPorts)
+        return federation
+    }
+
     /// The routes a listener serves, by its resources.
-    public static func router(for homeserver: Homeserver, resources: Set<String>, config: HearthConfig, logger: Logger) -> MatrixRouter {
+    public static func router(for homeserver: Homeserver, federation: Federation? = nil, resources: Set<String>, config: HearthConfig,
+                              logger: Logger) -> MatrixRouter {
         var routes: [Route] = []
         if resources.contains("client") {
             routes += ClientAPI.routes(homeserver, limiter: RateLimiter(perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst))
         }
+        if resources.contains("federation"), let federation {
+            routes += federation.routes()
+        }
+        if config.federation.serveServerWellKnown, let delegate = wellKnownDelegate(config) {
+            routes.append(TransportRoutes.wellKnownRoute(delegate: delegate))
+        }
         return MatrixRouter(routes: routes, logger: logger)
+    }
+
+    /// What `/.well-known/matrix/server` names: `public_baseurl`'s host on port 443 (or its
+    /// explicit port).
+    static func wellKnownDelegate(_ config: HearthConfig) -> String? {
+        guard let base = config.publicBaseURL, let url = URL(string: base), let host = url.host else { return nil }
+        return "\(host):\(url.port ?? 443)"
     }
 
     /// Every (method, path pattern) a server with all resources serves. Builds a throwaway
@@ -66,15 +115,27 @@ public enum HearthServer {
         return router(for: homeserver, resources: ["client", "federation"], config: config, logger: logger).registered
     }
 
-    /// One Hummingbird application per listener address.
-    public static func applications(for homeserver: Homeserver, config: HearthConfig, logger: Logger,
-                                    onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) -> [any Service] {
+    /// One Hummingbird application per listener address, TLS where the listener asks for it,
+    /// plus the federation sender's lifecycle when `federation` is given.
+    public static func applications(for homeserver: Homeserver, federation: Federation? = nil, config: HearthConfig, logger: Logger,
+                                    onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) throws -> [any Service] {
         var services: [any Service] = []
+        var certificates: TLSCertificates? = nil
         for listener in config.listeners {
-            let router = router(for: homeserver, resources: listener.resources, config: config, logger: logger)
+            let router = router(for: homeserver, federation: federation, resources: listener.resources, config: config, logger: logger)
+            var server: HTTPServerBuilder = .http1()
+            if listener.tls {
+                guard let certificatePath = config.tlsCertificatePath, let keyPath = config.tlsPrivateKeyPath else {
+                    throw ConfigError("a TLS listener needs tls_certificate_path and tls_private_key_path")
+                }
+                let loaded = try certificates ?? TLSCertificates(certificatePath: certificatePath, keyPath: keyPath, logger: logger)
+                certificates = loaded
+                server = try .tls(.http1(), tlsConfiguration: loaded.serverConfiguration())
+            }
             for address in listener.bindAddresses {
                 let app = Application(
                     responder: router.responder,
+                    server: server,
                     configuration: ApplicationConfiguration(address: .hostname(address, port: listener.port), serverName: "Hearth"),
                     onServerRunning: { channel in
                         await onListening(address, channel.localAddress?.port ?? listener.port)
@@ -83,13 +144,15 @@ public enum HearthServer {
                 services.append(app)
             }
         }
+        if let federation { services.append(FederationService(federation: federation)) }
         return services
     }
 
     /// Runs until SIGTERM or SIGINT, then finishes in-flight requests and stops.
     public static func run(_ config: HearthConfig, logger: Logger) async throws {
         let homeserver = try makeHomeserver(config, logger: logger)
-        let services = applications(for: homeserver, config: config, logger: logger) { address, port in
+        let federation = try makeFederation(config, homeserver: homeserver, logger: logger)
+        let services = try applications(for: homeserver, federation: federation, config: config, logger: logger) { address, port in
             logger.notice("listening", metadata: ["address": "\(address)", "port": "\(port)", "server_name": "\(config.serverName)"])
         }
         let group = ServiceGroup(
@@ -97,5 +160,17 @@ public enum HearthServer {
                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.notice("stopped")
+    }
+}
+
+/// Runs the federation sender for the server's lifetime: resumes queues at start, stops
+/// sending and closes connections at graceful shutdown.
+struct FederationService: Service {
+    let federation: Federation
+
+    func run() async throws {
+        try await federation.start()
+        try? await gracefulShutdown()
+        await federation.shutdown()
     }
 }

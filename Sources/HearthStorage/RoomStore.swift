@@ -44,10 +44,13 @@ public struct StoredEvent: Sendable {
     /// Set when the sender's client sent this event with a transaction ID (echoed in `unsigned`).
     public var transactionID: String?
     public var senderDeviceID: String?
+    /// Known for its own sake (an auth event, state from a join, a remote invite), without a
+    /// computed state or a place in the timeline.
+    public var outlier: Bool
 
     public init(pdu: PDU, stream: StreamPosition, stateGroupBefore: StateGroupID?, rejectionReason: String? = nil,
                 softFailed: Bool = false, redactedBy: EventID? = nil, transactionID: String? = nil,
-                senderDeviceID: String? = nil) {
+                senderDeviceID: String? = nil, outlier: Bool = false) {
         self.pdu = pdu
         self.stream = stream
         self.stateGroupBefore = stateGroupBefore
@@ -56,10 +59,11 @@ public struct StoredEvent: Sendable {
         self.redactedBy = redactedBy
         self.transactionID = transactionID
         self.senderDeviceID = senderDeviceID
+        self.outlier = outlier
     }
 
-    /// Visible in the room's timeline (not rejected, not soft-failed).
-    public var isVisible: Bool { rejectionReason == nil && !softFailed }
+    /// Visible in the room's timeline (not rejected, not soft-failed, not an outlier).
+    public var isVisible: Bool { rejectionReason == nil && !softFailed && !outlier }
 }
 
 /// An event ready to be written, with the state facts the pipeline computed for it.
@@ -75,9 +79,24 @@ public struct EventToPersist: Sendable {
     public var newForwardExtremities: [EventID]?
     /// The client transaction that created this event, for idempotent retries.
     public var transaction: ClientTransaction?
+    /// Stored without state and outside the timeline (see `StoredEvent.outlier`).
+    public var outlier: Bool
+    /// With `newForwardExtremities`: the room's current state when it is not the state after
+    /// this event (several forward extremities whose states were resolved). Memberships follow
+    /// whatever changed between the old and the new current state.
+    public var currentStateGroup: StateGroupID?
+    /// A membership of a user in a room this server does not take part in (a remote invite, a
+    /// knock, a rejected invite): recorded in the user's memberships without touching the room.
+    public var recordsMembershipOutsideRoom: Bool
+    /// Old history fetched from another server (backfill): it takes a stream position below
+    /// every other, so /sync never reports it as new; /messages finds it by depth.
+    public var backfilled: Bool
 
     public init(pdu: PDU, stateGroupBefore: StateGroupID?, stateChange: StateKey?, rejectionReason: String? = nil,
-                softFailed: Bool = false, newForwardExtremities: [EventID]?, transaction: ClientTransaction? = nil) {
+                softFailed: Bool = false, newForwardExtremities: [EventID]?, transaction: ClientTransaction? = nil,
+                outlier: Bool = false, currentStateGroup: StateGroupID? = nil, recordsMembershipOutsideRoom: Bool = false,
+                backfilled: Bool = false) {
+        self.backfilled = backfilled
         self.pdu = pdu
         self.stateGroupBefore = stateGroupBefore
         self.stateChange = stateChange
@@ -85,6 +104,15 @@ public struct EventToPersist: Sendable {
         self.softFailed = softFailed
         self.newForwardExtremities = newForwardExtremities
         self.transaction = transaction
+        self.outlier = outlier
+        self.currentStateGroup = currentStateGroup
+        self.recordsMembershipOutsideRoom = recordsMembershipOutsideRoom
+    }
+
+    /// An event known for its own sake, outside the timeline (see `StoredEvent.outlier`).
+    public static func outlier(_ pdu: PDU, rejectionReason: String? = nil) -> EventToPersist {
+        EventToPersist(pdu: pdu, stateGroupBefore: nil, stateChange: nil, rejectionReason: rejectionReason,
+                       newForwardExtremities: nil, outlier: true)
     }
 }
 
@@ -148,9 +176,19 @@ public protocol RoomStore: Sendable {
     func publicRooms() async throws -> [RoomID]
 
     /// Writes an event, its state snapshot and (if asked) the room's new head and current
-    /// state in one transaction. A client transaction ID already used throws
-    /// `StorageError.conflict`.
+    /// state in one transaction. A client transaction ID already used, or an event already
+    /// stored, throws `StorageError.conflict`, except that an outlier persisted again as a
+    /// non-outlier takes its place in the room (new stream position, state, head).
     func persist(_ event: EventToPersist) async throws -> PersistedEvent
+    /// Writes a state snapshot for a state map computed elsewhere (state resolution, state
+    /// fetched from another server), as a change to `base` when one is given.
+    func createStateGroup(_ roomID: RoomID, state: [StateKey: EventID], base: StateGroupID?) async throws -> StateGroupID
+    /// Every event reachable from `eventIDs` along `auth_events` edges, the starting events
+    /// excluded unless reachable from another; only events this server stores.
+    func authChain(of eventIDs: [EventID]) async throws -> Set<EventID>
+    /// The prev events of a room's non-outlier events that this server does not hold (or holds
+    /// as outliers only): where its known history stops, for backfill.
+    func backwardExtremities(in roomID: RoomID) async throws -> [EventID]
     /// Replaces a stored event's JSON with its redacted form and records who redacted it.
     func applyRedaction(of eventID: EventID, redactedJSON: JSONObject, by redaction: EventID) async throws
 

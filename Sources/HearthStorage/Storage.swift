@@ -10,6 +10,9 @@ public protocol Storage: Sendable {
     var rooms: any RoomStore { get }
     var userData: any UserDataStore { get }
     var media: any MediaStore { get }
+    var keys: any KeyStore { get }
+    var federationInbox: any FederationInboxStore { get }
+    var federation: any FederationStore { get }
 }
 
 /// Failures a backend reports in terms the homeserver understands.

@@ -11,7 +11,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     private static let stateCacheLimit = 2_000
     /// A snapshot stores its parent's delta; past this many links a full copy is written so
     /// that reading state never walks a long chain.
-    private static let maxChainLength: Int64 = 50
+    static let maxChainLength: Int64 = 50
 
     init(pool: DatabasePool) { self.pool = pool }
 
@@ -70,21 +70,40 @@ final class SQLiteRoomStore: RoomStore, Sendable {
         let json = pdu.json.encodedString()
         return try await storageCall {
             try await pool.write { db in
-                let stream = try nextStreamPosition(db)
+                // History fetched from other servers sorts before everything /sync has reported:
+                // it gets negative positions, counting down, and /messages finds it by depth.
+                let stream = event.backfilled
+                    ? min(0, try Int64.fetchOne(db, sql: "SELECT MIN(stream) FROM events") ?? 0) - 1
+                    : try nextStreamPosition(db)
                 var after = event.stateGroupBefore
-                if let key = event.stateChange, event.rejectionReason == nil {
+                if !event.outlier, let key = event.stateChange, event.rejectionReason == nil {
                     after = try Self.createStateGroup(db, room: pdu.roomID, parent: event.stateGroupBefore, set: key, to: pdu.eventID)
                 }
-                try db.execute(
-                    sql: """
-                        INSERT INTO events (stream, event_id, room_id, type, state_key, sender, depth, origin_server_ts, json,
-                          state_group_before, state_group_after, rejection_reason, soft_failed, txn_id, device_id)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [stream, pdu.eventID.rawValue, pdu.roomID.rawValue, pdu.type, pdu.stateKey, pdu.sender.rawValue,
-                                pdu.depth, pdu.originServerTS, json, event.stateGroupBefore, after, event.rejectionReason,
-                                event.softFailed, event.transaction?.transactionID, event.transaction?.deviceID])
-                try Self.indexRelation(db, pdu, stream: stream)
+                let storedAsOutlier = try Bool.fetchOne(
+                    db, sql: "SELECT outlier FROM events WHERE event_id = ?", arguments: [pdu.eventID.rawValue]) ?? false
+                let wasOutlier = !event.outlier && storedAsOutlier
+                if wasOutlier {
+                    // Known until now for its own sake only: it takes its place in the room.
+                    try db.execute(
+                        sql: """
+                            UPDATE events SET stream = ?, json = ?, state_group_before = ?, state_group_after = ?,
+                              rejection_reason = ?, soft_failed = ?, outlier = 0 WHERE event_id = ?
+                            """,
+                        arguments: [stream, json, event.stateGroupBefore, after, event.rejectionReason, event.softFailed,
+                                    pdu.eventID.rawValue])
+                } else {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO events (stream, event_id, room_id, type, state_key, sender, depth, origin_server_ts, json,
+                              state_group_before, state_group_after, rejection_reason, soft_failed, txn_id, device_id, outlier)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            """,
+                        arguments: [stream, pdu.eventID.rawValue, pdu.roomID.rawValue, pdu.type, pdu.stateKey, pdu.sender.rawValue,
+                                    pdu.depth, pdu.originServerTS, json, event.outlier ? nil : event.stateGroupBefore,
+                                    event.outlier ? nil : after, event.rejectionReason, event.softFailed,
+                                    event.transaction?.transactionID, event.transaction?.deviceID, event.outlier])
+                }
+                if !event.outlier { try Self.indexRelation(db, pdu, stream: stream) }
                 for prev in pdu.prevEvents {
                     try db.execute(sql: "INSERT OR IGNORE INTO event_edges (event_id, prev_event_id) VALUES (?, ?)",
                                    arguments: [pdu.eventID.rawValue, prev.rawValue])
@@ -98,25 +117,44 @@ final class SQLiteRoomStore: RoomStore, Sendable {
                                    arguments: [txn.userID.rawValue, txn.deviceID, txn.transactionID, pdu.eventID.rawValue])
                 }
                 if let extremities = event.newForwardExtremities {
+                    let newCurrent = event.currentStateGroup ?? after
+                    let oldCurrent = try StateGroupID?.fetchOne(
+                        db, sql: "SELECT current_state_group FROM rooms WHERE room_id = ?", arguments: [pdu.roomID.rawValue]) ?? nil
                     try db.execute(sql: "UPDATE rooms SET forward_extremities = ?, current_state_group = ? WHERE room_id = ?",
-                                   arguments: [Self.encodeIDs(extremities), after, pdu.roomID.rawValue])
-                    if pdu.type == "m.room.member", let target = pdu.stateKey, event.rejectionReason == nil, !event.softFailed,
-                       let membership = pdu.content["membership"]?.stringValue {
-                        try db.execute(
-                            sql: """
-                                INSERT INTO memberships (room_id, user_id, membership, event_id, stream, forgotten) VALUES (?, ?, ?, ?, ?, 0)
-                                ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership,
-                                  event_id = excluded.event_id, stream = excluded.stream, forgotten = 0
-                                """,
-                            arguments: [pdu.roomID.rawValue, target, membership, pdu.eventID.rawValue, stream])
+                                   arguments: [Self.encodeIDs(extremities), newCurrent, pdu.roomID.rawValue])
+                    if newCurrent == after, oldCurrent == event.stateGroupBefore {
+                        // The usual case: the state moved by this event alone.
+                        if pdu.type == "m.room.member", let target = pdu.stateKey, event.rejectionReason == nil, !event.softFailed,
+                           let membership = pdu.content["membership"]?.stringValue {
+                            try Self.upsertMembership(db, room: pdu.roomID, user: target, membership: membership,
+                                                      eventID: pdu.eventID, stream: stream)
+                        }
+                    } else {
+                        try Self.updateMemberships(db, room: pdu.roomID, from: oldCurrent, to: newCurrent, stream: stream)
                     }
                 }
-                return PersistedEvent(stream: stream, stateGroupAfter: after)
+                if event.recordsMembershipOutsideRoom, pdu.type == "m.room.member", let target = pdu.stateKey,
+                   let membership = pdu.content["membership"]?.stringValue {
+                    try Self.upsertMembership(db, room: pdu.roomID, user: target, membership: membership,
+                                              eventID: pdu.eventID, stream: stream)
+                }
+                return PersistedEvent(stream: stream, stateGroupAfter: event.outlier ? nil : after)
             }
         }
     }
 
-    private static func createStateGroup(_ db: Database, room: RoomID, parent: StateGroupID?, set key: StateKey,
+    static func upsertMembership(_ db: Database, room: RoomID, user: String, membership: String, eventID: EventID,
+                                         stream: StreamPosition) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO memberships (room_id, user_id, membership, event_id, stream, forgotten) VALUES (?, ?, ?, ?, ?, 0)
+                ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership,
+                  event_id = excluded.event_id, stream = excluded.stream, forgotten = 0
+                """,
+            arguments: [room.rawValue, user, membership, eventID.rawValue, stream])
+    }
+
+    static func createStateGroup(_ db: Database, room: RoomID, parent: StateGroupID?, set key: StateKey,
                                          to eventID: EventID) throws -> StateGroupID {
         let parentLength = try parent.flatMap {
             try Int64.fetchOne(db, sql: "SELECT chain_length FROM state_groups WHERE id = ?", arguments: [$0])
@@ -136,7 +174,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
         return group
     }
 
-    private static func insertEntries(_ db: Database, group: StateGroupID, _ entries: [StateKey: EventID]) throws {
+    static func insertEntries(_ db: Database, group: StateGroupID, _ entries: [StateKey: EventID]) throws {
         let statement = try db.cachedStatement(
             sql: "INSERT INTO state_group_entries (state_group, type, state_key, event_id) VALUES (?, ?, ?, ?)")
         for (key, eventID) in entries {
@@ -145,7 +183,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     }
 
     /// Walks a snapshot's chain to its root and applies the deltas, root first.
-    private static func loadState(_ db: Database, group: StateGroupID) throws -> [StateKey: EventID] {
+    static func loadState(_ db: Database, group: StateGroupID) throws -> [StateKey: EventID] {
         var chain: [StateGroupID] = []
         var next: StateGroupID? = group
         while let current = next {
@@ -188,7 +226,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
 
     static let eventColumns = """
         e.stream, e.event_id, e.json, e.state_group_before, e.rejection_reason, e.soft_failed, e.redacted_by, e.txn_id,
-        e.device_id, r.version
+        e.device_id, e.outlier, r.version
         """
 
     static func storedEvent(from row: Row) throws -> StoredEvent {
@@ -200,7 +238,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
         return StoredEvent(pdu: pdu, stream: row["stream"], stateGroupBefore: row["state_group_before"],
                            rejectionReason: row["rejection_reason"], softFailed: row["soft_failed"],
                            redactedBy: (row["redacted_by"] as String?).flatMap(EventID.init),
-                           transactionID: row["txn_id"], senderDeviceID: row["device_id"])
+                           transactionID: row["txn_id"], senderDeviceID: row["device_id"], outlier: row["outlier"])
     }
 
     func event(_ eventID: EventID) async throws -> StoredEvent? {
@@ -251,7 +289,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
                     db,
                     sql: """
                         SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id)
-                        WHERE e.room_id = ? AND e.stream > ? AND e.stream <= ? AND e.rejection_reason IS NULL AND e.soft_failed = 0
+                        WHERE e.room_id = ? AND e.stream > ? AND e.stream <= ? AND e.rejection_reason IS NULL AND e.soft_failed = 0 AND e.outlier = 0
                         ORDER BY e.stream DESC LIMIT ?
                         """,
                     arguments: [roomID.rawValue, after, upTo, limit]
@@ -270,7 +308,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
                     sql: """
                         SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id)
                         WHERE e.room_id = ? AND (e.depth, e.stream) \(comparison) (?, ?)
-                          AND e.rejection_reason IS NULL AND e.soft_failed = 0
+                          AND e.rejection_reason IS NULL AND e.soft_failed = 0 AND e.outlier = 0
                         ORDER BY e.depth \(order), e.stream \(order) LIMIT ?
                         """,
                     arguments: [roomID.rawValue, position.depth, position.stream, limit]
@@ -302,7 +340,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
                     db,
                     sql: """
                         SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id)
-                        WHERE e.room_id = ? AND e.stream <= ? AND e.rejection_reason IS NULL AND e.soft_failed = 0
+                        WHERE e.room_id = ? AND e.stream <= ? AND e.rejection_reason IS NULL AND e.soft_failed = 0 AND e.outlier = 0
                         ORDER BY e.stream DESC LIMIT 1
                         """,
                     arguments: [roomID.rawValue, position]

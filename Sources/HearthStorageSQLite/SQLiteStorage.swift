@@ -17,6 +17,10 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
     public let rooms: any RoomStore
     public let userData: any UserDataStore
     public let media: any MediaStore
+    public let keys: any KeyStore
+    public let federationInbox: any FederationInboxStore
+    /// Server keys, the outbound federation queue and the egress audit log.
+    public let federation: any FederationStore
 
     public init(path: String, synchronous: Synchronous = .full) throws {
         var configuration = Configuration()
@@ -35,6 +39,9 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
         rooms = SQLiteRoomStore(pool: pool)
         userData = SQLiteUserDataStore(pool: pool)
         media = SQLiteMediaStore(pool: pool)
+        keys = SQLiteKeyStore(pool: pool)
+        federationInbox = SQLiteFederationInboxStore(pool: pool)
+        federation = SQLiteFederationStore(pool: pool)
     }
 
     /// Applied migrations, oldest first (for diagnostics and tests).

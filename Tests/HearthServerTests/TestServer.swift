@@ -46,7 +46,7 @@ final class TestServer: Sendable {
         logger.logLevel = .warning
         let homeserver = try HearthServer.makeHomeserver(config, logger: logger)
         let port = Mutex<Int?>(nil)
-        let services = HearthServer.applications(for: homeserver, config: config, logger: logger) { _, bound in
+        let services = try HearthServer.applications(for: homeserver, config: config, logger: logger) { _, bound in
             port.withLock { $0 = bound }
         }
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services.map { .init(service: $0) }, logger: logger))

@@ -1,19 +1,19 @@
 public import HearthCore
 import Logging
+import Synchronization
 public import HearthStorage
 
 extension Rooms {
     /// Sends a membership change, after checks the auth rules cannot make (the target must be
-    /// a user this server knows, or a remote user).
+    /// a user this server knows, or a remote user). In a room this server is not in, a local
+    /// user's own join, knock or leave goes through a resident server; inviting a remote user
+    /// has the invitee's server countersign the invite.
     @discardableResult
     public func setMembership(_ roomID: RoomID, sender: UserID, target: UserID, membership: String, reason: String? = nil,
-                              extra: JSONObject = [:]) async throws -> EventID {
-        guard try await exists(roomID) else { throw MatrixError.notFound("Unknown room \(roomID)") }
+                              extra: JSONObject = [:], via: [ServerName] = []) async throws -> EventID {
         if target.server == settings.serverName {
             guard let account = try await accounts.account(target), !account.isDeactivated || membership == "leave" || membership == "ban"
             else { throw MatrixError.notFound("Unknown user \(target)") }
-        } else if membership == "invite" || membership == "join" || membership == "knock" {
-            throw MatrixError(.forbidden, status: 403, "Federation with \(target.server) is not available on this server yet")
         }
         var content = extra
         content["membership"] = .string(membership)
@@ -25,19 +25,52 @@ extension Rooms {
                 if content["avatar_url"] == nil, let avatar = account.avatarURL { content["avatar_url"] = .string(avatar) }
             }
         }
+        let federation = self.federation.withLock { $0 }
+        if let federation, try await !federation.isResident(roomID) {
+            guard sender == target, sender.server == settings.serverName else {
+                throw MatrixError.forbidden("This server is not in room \(roomID)")
+            }
+            let servers = via + (try await knownServers(roomID, for: sender))
+            switch membership {
+            case "join": return try await federation.joinRemote(roomID, user: sender, via: servers, content: content)
+            case "knock": return try await federation.knockRemote(roomID, user: sender, via: servers, content: content)
+            case "leave": return try await federation.leaveRemote(roomID, user: sender, via: servers, content: content)
+            default: throw MatrixError.forbidden("This server is not in room \(roomID)")
+            }
+        }
+        guard try await exists(roomID) else { throw MatrixError.notFound("Unknown room \(roomID)") }
+        if membership == "invite", target.server != settings.serverName, let federation {
+            return try await federation.inviteRemote(roomID, sender: sender, target: target, content: content)
+        }
         return try await send(roomID, sender: sender, type: "m.room.member", stateKey: target.rawValue, content: content)
     }
 
-    public func join(_ roomID: RoomID, user: UserID, reason: String? = nil) async throws -> EventID {
-        guard try await exists(roomID) else {
-            throw MatrixError.notFound("No known servers to join \(roomID) through")
-        }
+    public func join(_ roomID: RoomID, user: UserID, reason: String? = nil, via: [ServerName] = []) async throws -> EventID {
         // Joining again is a no-op in the spec's eyes, but a new event is harmless; avoid it.
-        if try await membership(of: user, in: roomID) == "join",
+        if try await exists(roomID), try await membership(of: user, in: roomID) == "join",
            let id = try await head(roomID).state[.member(user)] {
             return id
         }
-        return try await setMembership(roomID, sender: user, target: user, membership: "join", reason: reason)
+        return try await setMembership(roomID, sender: user, target: user, membership: "join", reason: reason, via: via)
+    }
+
+    /// Servers that may be able to help `user` into or out of a room this server is not in:
+    /// the sender of the user's invite or knock, the room ID's server (before room version 12),
+    /// and the servers in the last state this server saw.
+    func knownServers(_ roomID: RoomID, for user: UserID) async throws -> [ServerName] {
+        var servers: [ServerName] = []
+        if let membership = try await store.memberships(of: user).first(where: { $0.roomID == roomID }),
+           let event = try await store.event(membership.eventID) {
+            servers.append(event.pdu.sender.server)
+            for entry in event.pdu.json["unsigned"]?["invite_room_state"]?.arrayValue ?? [] {
+                if let sender = entry["sender"]?.stringValue.flatMap(UserID.init) { servers.append(sender.server) }
+            }
+        }
+        if let server = roomID.server { servers.append(server) }
+        if try await exists(roomID) {
+            for member in try await store.members(of: roomID) where member.membership == "join" { servers.append(member.userID.server) }
+        }
+        return servers
     }
 
     /// Pushes a new display name or avatar into every room the user is joined to.

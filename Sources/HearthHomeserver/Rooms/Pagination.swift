@@ -1,3 +1,4 @@
+import Synchronization
 public import HearthCore
 public import HearthStorage
 
@@ -38,7 +39,7 @@ extension Rooms {
     /// up to `to`: reads on until `limit` events pass `allows` and the user's visibility, and
     /// returns them with the token that continues after the last one (nil at the end).
     func page(_ roomID: RoomID, for user: UserID, from: PaginationToken?, to: PaginationToken?, backwards: Bool, limit: Int,
-              allows: (StoredEvent) -> Bool = { _ in true },
+              allows: (StoredEvent) -> Bool = { _ in true }, backfillGaps: Bool = false,
               read: (TopologicalPosition, Int) async throws -> [StoredEvent]) async throws -> (start: TopologicalPosition,
                                                                                              chunk: [StoredEvent], next: String?) {
         let start: TopologicalPosition = if let from { try await gap(from, in: roomID) } else if backwards {
@@ -51,10 +52,34 @@ extension Rooms {
         var cursor = backwards ? start : TopologicalPosition(depth: start.depth, stream: start.stream - 1)
         var chunk: [StoredEvent] = []
         var exhausted = false
-        while chunk.count < limit, !exhausted {
-            let batch = try await read(cursor, limit * 2)
+        // Where this server's history has holes (prev events it lacks), paginating backwards past
+        // one asks the room's other servers to fill it first (/backfill).
+        let federation = backfillGaps && backwards && to == nil ? federation.withLock({ $0 }) : nil
+        var gaps: Set<EventID> = federation == nil ? [] : Set(try await store.backwardExtremities(in: roomID))
+        var backfills = 0
+        while chunk.count < limit {
+            if exhausted {
+                // The start of what this server holds (history before it joined).
+                guard let federation, !gaps.isEmpty, backfills < 4, await federation.backfill(roomID, limit: limit) > 0 else { break }
+                backfills += 1
+                gaps = Set(try await store.backwardExtremities(in: roomID))
+                exhausted = false
+            }
+            var batch = try await read(cursor, limit * 2)
             if batch.count < limit * 2 { exhausted = true }
-            guard let last = batch.last else { break }
+            if let federation, backfills < 4, let index = batch.firstIndex(where: { !gaps.isDisjoint(with: $0.pdu.prevEvents) }) {
+                // Read up to the event next to the hole, fill it, then go on from there.
+                batch = Array(batch.prefix(index + 1))
+                let missing = Set(batch[index].pdu.prevEvents).intersection(gaps)
+                if await federation.backfill(roomID, limit: limit) > 0 {
+                    backfills += 1
+                    gaps = Set(try await store.backwardExtremities(in: roomID))
+                } else {
+                    gaps.subtract(missing)
+                }
+                exhausted = false
+            }
+            guard let last = batch.last else { continue }
             cursor = Self.position(of: last)
             var candidates = batch
             if let bound {
@@ -77,7 +102,8 @@ extension Rooms {
                          limit: Int, filter: EventFilter) async throws -> MessagesPage {
         _ = try await requireCanRead(user, roomID)
         let (start, chunk, end) = try await page(roomID, for: user, from: from, to: to, backwards: backwards,
-                                                 limit: max(1, min(limit, 1000)), allows: { filter.allows($0.pdu) }) { cursor, count in
+                                                 limit: max(1, min(limit, 1000)), allows: { filter.allows($0.pdu) },
+                                                 backfillGaps: true) { cursor, count in
             try await store.events(in: roomID, from: cursor, backwards: backwards, limit: count)
         }
         var state: [StoredEvent] = []

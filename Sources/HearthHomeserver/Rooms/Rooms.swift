@@ -19,6 +19,9 @@ public final class Rooms: Sendable {
     let locks = KeyedLocks<RoomID>()
     let heads = Mutex<[RoomID: RoomHead]>([:])
     let eventCache = EventCache()
+    /// Set once by `Homeserver`: remote joins, invites and leaves, and handing new events to
+    /// the servers in the room.
+    let federation = Mutex<RoomFederation?>(nil)
 
     init(settings: HomeserverSettings, store: any RoomStore, accounts: any AccountStore, signingKey: SigningKey,
          clock: any WallClock, notifier: StreamNotifier, logger: Logger) {
@@ -119,25 +122,37 @@ public final class Rooms: Sendable {
             let persisted = try await persistLocal(pdu, head: &head, transaction: transaction)
             return (pdu, persisted)
         }
-        if persisted.stream > 0 { try await afterPersist(pdu) }
+        if persisted.stream > 0 {
+            try await afterPersist(pdu)
+            await federation.withLock({ $0 })?.broadcast(pdu)
+        }
         return pdu.eventID
     }
 
     /// Builds and authorizes an event on top of the room's head.
     func build(in head: RoomHead, sender: UserID, type: String, stateKey: String?, content: JSONObject,
                redacts: EventID? = nil) async throws -> PDU {
+        let (builder, authState) = try await builder(in: head, sender: sender, type: type, stateKey: stateKey, content: content,
+                                                     redacts: redacts)
+        let pdu = try buildSigned(builder)
+        try EventAuthorization.authorize(pdu, state: authState)
+        return pdu
+    }
+
+    /// An unsigned event on top of the room's head (prev events, auth events, depth), and the
+    /// state its authorization consults.
+    func builder(in head: RoomHead, sender: UserID, type: String, stateKey: String?, content: JSONObject,
+                 redacts: EventID? = nil) async throws -> (EventBuilder, [StateKey: PDU]) {
         let version = head.record.version
         let authKeys = EventAuthorization.authEventKeys(type: type, stateKey: stateKey, sender: sender, content: content,
                                                         version: version)
         let authState = try await stateEvents(head.state, keys: authKeys + [.create])
         let builder = EventBuilder(
             roomVersion: version, roomID: head.record.roomID, type: type, stateKey: stateKey, sender: sender,
-            content: content, prevEvents: Array(head.record.forwardExtremities.prefix(10)),
+            content: content, prevEvents: Array(head.record.forwardExtremities.prefix(20)),
             authEvents: authKeys.compactMap { authState[$0]?.eventID }, depth: min(head.maxDepth + 1, JSONValue.maxSafeInteger),
             originServerTS: clock.now(), redacts: redacts)
-        let pdu = try buildSigned(builder)
-        try EventAuthorization.authorize(pdu, state: authState)
-        return pdu
+        return (builder, authState)
     }
 
     func buildSigned(_ builder: EventBuilder) throws -> PDU {

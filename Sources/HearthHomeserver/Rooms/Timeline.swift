@@ -1,5 +1,6 @@
 public import HearthCore
 public import HearthStorage
+import Synchronization
 
 /// A position a client can paginate from: a topological one (`t<depth>_<stream>`, from
 /// /messages and prev_batch) or a stream one (`s<stream>_…`, a /sync token).

@@ -1,0 +1,322 @@
+public import HearthCore
+public import HearthStorage
+import Logging
+import Synchronization
+
+/// What became of a PDU another server sent.
+public enum PDUOutcome: Sendable, Equatable {
+    /// Passed every check; part of the room's current state and timeline.
+    case accepted
+    /// Passed the checks against its auth events and the state before it, failed against the
+    /// current state: stored, kept out of the timeline and the forward extremities.
+    case softFailed(String)
+    /// Failed the authorization rules against its auth events or the state before it: stored
+    /// as rejected, never shown or built upon.
+    case rejected(String)
+    /// Not a valid event, or not validly signed, or its context could not be had: not stored.
+    case dropped(String)
+    /// Already stored.
+    case alreadyKnown
+
+    /// The error to report for it in a /send response, if any.
+    public var error: String? {
+        switch self {
+        case .accepted, .alreadyKnown, .softFailed: nil
+        case .rejected(let why): "rejected: \(why)"
+        case .dropped(let why): why
+        }
+    }
+}
+
+/// A PDU that cannot be processed; it is dropped, never stored.
+struct DroppedPDU: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The checks performed on receipt of a PDU, in the spec's order, and persisting the result.
+/// Spec: https://spec.matrix.org/v1.19/server-server-api/#checks-performed-on-receipt-of-a-pdu
+///
+/// 1. format (`PDU(json:version:)`), else dropped;
+/// 2. signatures (`verifySignatures`), else dropped;
+/// 3. content hash, else redacted before anything else looks at it;
+/// 4. authorization against the event's own auth events, else rejected;
+/// 5. authorization against the state before the event (the states after its prev events,
+///    resolved), else rejected;
+/// 6. authorization against the room's current state, else soft-failed.
+///
+/// Missing auth events, missing prev events and the state at prev events that cannot be had
+/// are fetched from the server that sent the event first (`MissingEvents.swift`).
+extension RoomFederation {
+    /// Checks and persists one PDU that `origin` sent for a room this server knows.
+    public func receivePDU(_ json: JSONObject, from origin: ServerName) async -> (EventID?, PDUOutcome) {
+        await receivePDU(json, from: origin, mode: .live(fillGaps: true))
+    }
+
+    /// How a PDU arrived.
+    enum Arrival {
+        /// New in the room (a transaction, or the events filling a gap before one, which fill
+        /// no further gaps): it may move the room's head.
+        case live(fillGaps: Bool)
+        /// Old history from /backfill: stored in its place, the head left alone.
+        case backfill
+    }
+
+    /// `room` is the room the event was asked for (history and gaps): a room version 12 create
+    /// event names no room and is checked against it.
+    func receivePDU(_ json: JSONObject, from origin: ServerName, mode: Arrival, room: RoomID? = nil) async -> (EventID?, PDUOutcome) {
+        var eventID: EventID? = nil
+        do {
+            guard let roomID = json["room_id"]?.stringValue.flatMap(RoomID.init) ?? (json["type"]?.stringValue == "m.room.create" ? room : nil)
+            else {
+                throw DroppedPDU("missing or invalid room_id")
+            }
+            guard let room = try await store.room(roomID) else { throw DroppedPDU("unknown room \(roomID)") }
+            let decoded = try decode(json, version: room.version)
+            eventID = decoded.eventID
+            guard decoded.roomID == roomID else { throw DroppedPDU("room ID changed in decoding") }
+            guard try await isAllowedByACL(origin, in: roomID) else {
+                throw DroppedPDU("server \(origin) is denied by the room's server ACL")
+            }
+            if case .live = mode, try await rooms.currentState(roomID)[.create] == nil {
+                // Known only from an invite or a knock: this server is not in the room, and
+                // the event (the invite itself, again) is not for its timeline.
+                if try await store.event(decoded.eventID) != nil { return (decoded.eventID, .alreadyKnown) }
+                throw DroppedPDU("this server is not in room \(roomID)")
+            }
+            let pdu = try await verified(decoded)
+            if let existing = try await store.event(pdu.eventID), !existing.outlier { return (pdu.eventID, .alreadyKnown) }
+            try await fetchMissingAuthEvents(of: pdu, from: origin)
+            if case .live(true) = mode { await fillGap(before: pdu, from: origin) }
+            let fetchedStates = try await statesAtUnknownPrevEvents(of: pdu, from: origin)
+            let outcome: PDUOutcome
+            if case .backfill = mode {
+                outcome = try await persistReceived(pdu, fetchedStates: fetchedStates, backfilled: true)
+            } else {
+                outcome = try await persistReceived(pdu, fetchedStates: fetchedStates)
+            }
+            return (pdu.eventID, outcome)
+        } catch let error as DroppedPDU {
+            logger.info("dropped a PDU", metadata: ["origin": "\(origin)", "event_id": "\(eventID?.rawValue ?? "?")",
+                                                    "reason": "\(error.description)"])
+            return (eventID, .dropped(error.description))
+        } catch {
+            logger.warning("failed to process a PDU", metadata: ["origin": "\(origin)", "event_id": "\(eventID?.rawValue ?? "?")",
+                                                                "error": "\(error)"])
+            return (eventID, .dropped("could not be processed: \(error)"))
+        }
+    }
+
+    // MARK: Checks 1–3
+
+    /// Format, signatures and content hash: the event as the later checks must see it (redacted
+    /// if its content hash does not match).
+    func checkedPDU(_ json: JSONObject, version: RoomVersion) async throws -> PDU {
+        try await verified(try decode(json, version: version))
+    }
+
+    /// Check 1: the event format of the room version.
+    func decode(_ json: JSONObject, version: RoomVersion) throws -> PDU {
+        do { return try PDU(json: json, version: version) } catch { throw DroppedPDU("invalid event: \(error.reason)") }
+    }
+
+    /// Checks 2 and 3: signatures, then the content hash (a mismatch redacts the event).
+    func verified(_ pdu: PDU) async throws -> PDU {
+        try await verifySignatures(of: pdu)
+        if !EventHashing.hasValidContentHash(pdu.json) {
+            logger.info("content hash mismatch, redacting", metadata: ["event_id": "\(pdu.eventID)"])
+            return pdu.redacted()
+        }
+        return pdu
+    }
+
+    /// The servers whose signatures an event needs: the sender's; in room versions 1 and 2 the
+    /// event ID's; for a restricted join, the server of `join_authorised_via_users_server`.
+    /// Spec: https://spec.matrix.org/v1.19/server-server-api/#validating-hashes-and-signatures-on-received-events
+    func requiredSigners(of pdu: PDU) -> Set<ServerName> {
+        var servers: Set<ServerName> = [pdu.sender.server]
+        if pdu.roomVersion.auth.requiresEventIDDomainSignature, let server = pdu.eventID.server { servers.insert(server) }
+        if pdu.content["membership"]?.stringValue == "join", let server = EventAuthorization.joinAuthorisingServer(of: pdu) {
+            servers.insert(server)
+        }
+        return servers
+    }
+
+    /// Every required server must have a valid Ed25519 signature on the redacted event, with a
+    /// key valid at `origin_server_ts` where the room version enforces key validity.
+    func verifySignatures(of pdu: PDU) async throws {
+        let keys = ports.keys
+        let validAt = pdu.roomVersion.enforcesKeyValidity ? pdu.originServerTS : nil
+        for server in requiredSigners(of: pdu).sorted() {
+            let keyIDs = JSONSigning.ed25519KeyIDs(in: pdu.json, by: server.rawValue).sorted()
+            guard !keyIDs.isEmpty else { throw DroppedPDU("no signature from \(server)") }
+            var valid = false
+            for keyID in keyIDs {
+                guard let key = await keys.verifyKey(server: server, keyID: keyID, validAt: validAt) else { continue }
+                do {
+                    try EventHashing.verifySignature(pdu.json, by: server, keyID: keyID, key: key, version: pdu.roomVersion)
+                    valid = true
+                    break
+                } catch {
+                    continue
+                }
+            }
+            guard valid else { throw DroppedPDU("no valid signature from \(server) (keys \(keyIDs.joined(separator: ",")))") }
+        }
+    }
+
+    // MARK: Check 4
+
+    /// The rejection reason of an event against its own auth events (only accepted auth events
+    /// count), or nil if it passes.
+    func authEventsRejection(of pdu: PDU) async throws -> String? {
+        let stored = try await store.events(pdu.authEvents)
+        let accepted = stored.values.filter { $0.rejectionReason == nil }.map(\.pdu)
+        let create = try await acceptedCreateEvent(for: pdu)
+        do {
+            try EventAuthorization.authorize(pdu, authEvents: accepted, roomCreate: create)
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    /// In room version 12 the room ID names the create event, which is never an auth event.
+    func acceptedCreateEvent(for pdu: PDU) async throws -> PDU? {
+        guard !pdu.roomVersion.auth.createEventIsAuthEvent, pdu.type != "m.room.create",
+              let id = EventID("$" + pdu.roomID.rawValue.dropFirst()),
+              let stored = try await store.event(id), stored.rejectionReason == nil
+        else { return nil }
+        return stored.pdu
+    }
+
+    /// Stores an event for its own sake (checks 1–4 done by the caller up to 3): auth chains,
+    /// state fetched from another server. Its auth events must already be stored.
+    @discardableResult
+    func storeOutlier(_ pdu: PDU) async throws -> Bool {
+        if let existing = try await store.event(pdu.eventID) { return existing.rejectionReason == nil }
+        let rejection = try await authEventsRejection(of: pdu)
+        if let rejection {
+            logger.info("rejected an outlier", metadata: ["event_id": "\(pdu.eventID)", "reason": "\(rejection)"])
+        }
+        do {
+            _ = try await store.persist(.outlier(pdu, rejectionReason: rejection))
+        } catch StorageError.conflict {
+            // Stored meanwhile by a concurrent fetch: the same event, the same checks.
+        }
+        rooms.eventCache.put(pdu)
+        return rejection == nil
+    }
+
+    // MARK: Checks 5–6 and persisting
+
+    /// Authorizes a checked PDU against the state before it and the current state, and persists
+    /// it with the room's new head. `fetchedStates` holds the state after prev events this
+    /// server does not have, as another server reported it.
+    ///
+    /// `knownState` is the state before the event when it is known otherwise (a join's state
+    /// from the resident server); with it the event starts the room's head afresh (this server
+    /// was not in the room) and is not checked against the stale current state.
+    func persistReceived(_ pdu: PDU, fetchedStates: [EventID: [StateKey: EventID]],
+                         knownState: (StateGroupID?, [StateKey: EventID])? = nil,
+                         backfilled: Bool = false) async throws -> PDUOutcome {
+        let roomID = pdu.roomID
+        let outcome = try await rooms.locks.withLock(roomID) { () async throws -> PDUOutcome in
+            if let existing = try await store.event(pdu.eventID), !existing.outlier { return .alreadyKnown }
+            var head = try await rooms.head(roomID)
+            var rejection = try await authEventsRejection(of: pdu)
+            let (groupBefore, stateBefore) = if let knownState { knownState } else {
+                try await stateBefore(pdu, fetchedStates: fetchedStates)
+            }
+            let keys = EventAuthorization.authEventKeys(type: pdu.type, stateKey: pdu.stateKey, sender: pdu.sender,
+                                                        content: pdu.content, version: pdu.roomVersion) + [.create]
+            if rejection == nil {
+                do {
+                    try EventAuthorization.authorize(pdu, state: try await acceptedStateEvents(stateBefore, keys: keys))
+                } catch {
+                    rejection = "against the state before it: \(error)"
+                }
+            }
+            var softFailure: String? = nil
+            if rejection == nil, pdu.type != "m.room.create", knownState == nil, !backfilled {
+                do {
+                    try EventAuthorization.authorize(pdu, state: try await acceptedStateEvents(head.state, keys: keys))
+                } catch {
+                    softFailure = "\(error)"
+                }
+            }
+            var stateAfter = stateBefore
+            if rejection == nil, let key = pdu.stateTuple { stateAfter[key] = pdu.eventID }
+
+            var extremities: [EventID]? = nil
+            var currentGroup: StateGroupID? = nil
+            var currentState = stateAfter
+            if rejection == nil, softFailure == nil, !backfilled {
+                var tips = knownState != nil ? [] : head.record.forwardExtremities.filter { !pdu.prevEvents.contains($0) }
+                tips.append(pdu.eventID)
+                if tips.count > 1 {
+                    let others = try await statesAfter(Array(tips.dropLast()))
+                    currentState = try await resolveStates(roomID, version: pdu.roomVersion, others + [stateAfter], pending: [pdu])
+                    currentGroup = try await store.createStateGroup(roomID, state: currentState, base: head.record.currentStateGroup)
+                }
+                extremities = tips
+            }
+            let persisted: PersistedEvent
+            do {
+                persisted = try await store.persist(EventToPersist(
+                    pdu: pdu, stateGroupBefore: groupBefore, stateChange: pdu.stateTuple, rejectionReason: rejection,
+                    softFailed: softFailure != nil, newForwardExtremities: extremities, currentStateGroup: currentGroup,
+                    backfilled: backfilled))
+            } catch StorageError.conflict {
+                return .alreadyKnown
+            }
+            rooms.eventCache.put(pdu)
+            if let extremities {
+                head.record.forwardExtremities = extremities
+                head.record.currentStateGroup = currentGroup ?? persisted.stateGroupAfter
+                head.state = currentState
+                head.maxDepth = max(head.maxDepth, pdu.depth)
+                let updated = head
+                rooms.heads.withLock { $0[roomID] = updated }
+            }
+            if let rejection { return .rejected(rejection) }
+            if let softFailure { return .softFailed(softFailure) }
+            return .accepted
+        }
+        switch outcome {
+        case .accepted:
+            try await afterAccepting(pdu)
+        case .rejected(let why), .softFailed(let why):
+            logger.info("PDU not accepted", metadata: ["event_id": "\(pdu.eventID)", "outcome": "\(outcome)", "reason": "\(why)"])
+        default:
+            break
+        }
+        return outcome
+    }
+
+    /// What follows an accepted remote event: a redaction takes effect if its sender may redact
+    /// the target; /sync wakes.
+    func afterAccepting(_ pdu: PDU) async throws {
+        if pdu.type == "m.room.redaction", let target = pdu.redacts,
+           let stored = try await store.event(target), stored.pdu.roomID == pdu.roomID {
+            // v3+: "the server should only apply redactions to events where the sender's
+            // domains match, or the sender of the redaction has the appropriate permissions".
+            let sameServer = stored.pdu.sender.server == pdu.sender.server
+            let levels = try await rooms.powerLevels(pdu.roomID)
+            if sameServer || levels.userLevel(pdu.sender) >= .finite(levels.redact) {
+                try await rooms.applyRedaction(pdu, target: target)
+            }
+        }
+        var users: [String] = []
+        if pdu.type == "m.room.member", let target = pdu.stateKey { users.append(target) }
+        notifier.notify(rooms: [pdu.roomID.rawValue], users: users)
+    }
+
+    /// The accepted events of a state map at `keys`.
+    func acceptedStateEvents(_ state: [StateKey: EventID], keys: [StateKey]) async throws -> [StateKey: PDU] {
+        var ids: [StateKey: EventID] = [:]
+        for key in keys { if let id = state[key] { ids[key] = id } }
+        let stored = try await store.events(Array(ids.values))
+        return ids.compactMapValues { id in stored[id].flatMap { $0.rejectionReason == nil ? $0.pdu : nil } }
+    }
+}

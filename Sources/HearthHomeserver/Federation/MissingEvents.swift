@@ -1,0 +1,192 @@
+public import HearthCore
+public import HearthStorage
+import Logging
+
+/// Fetching what an incoming event depends on from the server that sent it: its auth events,
+/// the prev events between it and this server's forward extremities, and the state at prev
+/// events that cannot be had.
+/// Spec: https://spec.matrix.org/v1.19/server-server-api/#backfilling-and-retrieving-missing-events
+extension RoomFederation {
+    /// Fetches and stores (as outliers) the auth events of `pdu` this server lacks: the event's
+    /// auth chain from /event_auth, or the missing events one by one with /event.
+    func fetchMissingAuthEvents(of pdu: PDU, from origin: ServerName) async throws {
+        let known = try await store.events(pdu.authEvents)
+        let missing = pdu.authEvents.filter { known[$0] == nil }
+        if missing.isEmpty, try await acceptedCreateEvent(for: pdu) != nil || pdu.roomVersion.auth.createEventIsAuthEvent { return }
+        var fetched: [JSONObject] = []
+        do {
+            fetched = try await remotes.eventAuth(at: origin, room: pdu.roomID, event: pdu.eventID)
+        } catch {
+            logger.info("event_auth failed, fetching auth events one by one",
+                        metadata: ["origin": "\(origin)", "event_id": "\(pdu.eventID)", "error": "\(error)"])
+        }
+        try await storeFetchedEvents(fetched, ensuring: missing, room: pdu.roomID, version: pdu.roomVersion, from: origin)
+    }
+
+    /// Checks (format, signatures, hash) and stores fetched events as outliers, auth events
+    /// first, fetching with /event whatever auth events are still missing, and then the events
+    /// in `ensuring` that are still unknown. Returns the events it stored or already had.
+    @discardableResult
+    func storeFetchedEvents(_ jsons: [JSONObject], ensuring wanted: [EventID], room: RoomID, version: RoomVersion,
+                            from origin: ServerName) async throws -> [EventID: PDU] {
+        var pending: [EventID: PDU] = [:]
+        for json in jsons {
+            guard let pdu = try? await checkedPDU(json, version: version), pdu.roomID == room else { continue }
+            pending[pdu.eventID] = pdu
+        }
+        var wanted = wanted
+        // In room version 12 no event cites the create event: the room ID names it.
+        if !version.auth.createEventIsAuthEvent, let create = EventID("$" + room.rawValue.dropFirst()),
+           try await store.event(create) == nil {
+            wanted.append(create)
+        }
+        var toFetch = Set(wanted.filter { pending[$0] == nil })
+        for _ in 0..<limits.authChainFetchRounds {
+            // Auth events referenced but neither pending nor stored.
+            let referenced = Set(pending.values.flatMap(\.authEvents)).union(toFetch).filter { pending[$0] == nil }
+            let stored = try await store.events(Array(referenced))
+            let missing = referenced.filter { stored[$0] == nil }
+            toFetch = []
+            if missing.isEmpty { break }
+            for id in missing.sorted() {
+                guard let json = try? await remotes.event(at: origin, id: id),
+                      let pdu = try? await checkedPDU(json, version: version), pdu.roomID == room, pdu.eventID == id
+                else { continue }
+                pending[id] = pdu
+            }
+        }
+        for pdu in Self.authOrder(Array(pending.values)) {
+            try await storeOutlier(pdu)
+        }
+        return pending
+    }
+
+    /// Events ordered so that every event comes after those of its auth events in the list
+    /// (Kahn's algorithm; ties by depth, then event ID).
+    static func authOrder(_ events: [PDU]) -> [PDU] {
+        let byID = Dictionary(events.map { ($0.eventID, $0) }, uniquingKeysWith: { a, _ in a })
+        var remaining: [EventID: Int] = [:]
+        var dependents: [EventID: [EventID]] = [:]
+        for event in byID.values {
+            let inSet = Set(event.authEvents.filter { byID[$0] != nil })
+            remaining[event.eventID] = inSet.count
+            for auth in inSet { dependents[auth, default: []].append(event.eventID) }
+        }
+        func earlier(_ a: EventID, _ b: EventID) -> Bool {
+            let x = byID[a]!, y = byID[b]!
+            return x.depth != y.depth ? x.depth < y.depth : a < b
+        }
+        var ready = remaining.filter { $0.value == 0 }.map(\.key).sorted(by: earlier)
+        var ordered: [PDU] = []
+        while !ready.isEmpty {
+            let id = ready.removeFirst()
+            ordered.append(byID[id]!)
+            var released: [EventID] = []
+            for dependent in dependents[id] ?? [] {
+                remaining[dependent]! -= 1
+                if remaining[dependent] == 0 { released.append(dependent) }
+            }
+            if !released.isEmpty { ready = (ready + released).sorted(by: earlier) }
+        }
+        // A cycle cannot occur with hashed IDs; with chosen ones (v1, v2) the rest follows by depth.
+        let placed = Set(ordered.map(\.eventID))
+        ordered += byID.values.filter { !placed.contains($0.eventID) }.sorted { earlier($0.eventID, $1.eventID) }
+        return ordered
+    }
+
+    /// Asks `origin` for the events between this server's forward extremities and `pdu`
+    /// (/get_missing_events) and processes them oldest first, without filling further gaps.
+    func fillGap(before pdu: PDU, from origin: ServerName) async {
+        do {
+            let known = try await store.events(pdu.prevEvents)
+            guard pdu.prevEvents.contains(where: { known[$0] == nil || known[$0]!.outlier }) else { return }
+            let head = try await rooms.head(pdu.roomID)
+            let tips = try await store.events(head.record.forwardExtremities)
+            let minDepth = tips.values.map(\.pdu.depth).min() ?? 0
+            let events = try await remotes.getMissingEvents(
+                at: origin, room: pdu.roomID, earliest: head.record.forwardExtremities, latest: [pdu.eventID],
+                limit: limits.missingEventsLimit, minDepth: minDepth)
+            let ordered = events.sorted { ($0["depth"]?.intValue ?? 0) < ($1["depth"]?.intValue ?? 0) }
+            for json in ordered {
+                _ = await receivePDU(json, from: origin, mode: .live(fillGaps: false), room: pdu.roomID)
+            }
+        } catch {
+            logger.info("get_missing_events failed", metadata: ["origin": "\(origin)", "event_id": "\(pdu.eventID)",
+                                                                "error": "\(error)"])
+        }
+    }
+
+    /// For each prev event of `pdu` this server does not hold with state, the state after it as
+    /// `origin` reports it (/state_ids, then the events it lacks), its events checked and stored
+    /// as outliers. The event itself stays unknown (a gap that backfill can fill).
+    func statesAtUnknownPrevEvents(of pdu: PDU, from origin: ServerName) async throws -> [EventID: [StateKey: EventID]] {
+        let known = try await store.events(pdu.prevEvents)
+        var states: [EventID: [StateKey: EventID]] = [:]
+        for prev in pdu.prevEvents where known[prev] == nil || known[prev]!.outlier {
+            states[prev] = try await stateAfterRemoteEvent(prev, room: pdu.roomID, version: pdu.roomVersion, from: origin)
+        }
+        return states
+    }
+
+    /// The state after an event this server does not have, from `origin`.
+    func stateAfterRemoteEvent(_ eventID: EventID, room: RoomID, version: RoomVersion,
+                               from origin: ServerName) async throws -> [StateKey: EventID] {
+        let ids: (state: [EventID], authChain: [EventID])
+        do {
+            ids = try await remotes.stateIDs(at: origin, room: room, event: eventID)
+        } catch {
+            throw DroppedPDU("cannot get the state at \(eventID) from \(origin): \(error)")
+        }
+        let needed = Set(ids.state + ids.authChain + [eventID])
+        let stored = try await store.events(Array(needed))
+        let missing = needed.filter { stored[$0] == nil }
+        if missing.count > limits.eventsFetchedOneByOne {
+            let full = try await remotes.state(at: origin, room: room, event: eventID)
+            try await storeFetchedEvents(full.authChain + full.state, ensuring: Array(missing), room: room, version: version,
+                                         from: origin)
+        } else if !missing.isEmpty {
+            try await storeFetchedEvents([], ensuring: Array(missing), room: room, version: version, from: origin)
+        }
+        let events = try await store.events(ids.state + [eventID])
+        var state: [StateKey: EventID] = [:]
+        for id in ids.state {
+            guard let event = events[id], event.rejectionReason == nil, let key = event.pdu.stateTuple else { continue }
+            guard state[key] == nil else { throw DroppedPDU("\(origin) reported two events for \(key) at \(eventID)") }
+            state[key] = id
+        }
+        if let prev = events[eventID], prev.rejectionReason == nil, let key = prev.pdu.stateTuple { state[key] = eventID }
+        return state
+    }
+
+    /// Fetches history older than what this server holds (`/backfill` from the room's other
+    /// servers, starting at its backward extremities) and stores it in place. Returns how many
+    /// events were added.
+    /// Spec: https://spec.matrix.org/v1.19/server-server-api/#backfilling-and-retrieving-missing-events
+    public func backfill(_ roomID: RoomID, limit: Int) async -> Int {
+        guard let extremities = try? await store.backwardExtremities(in: roomID), !extremities.isEmpty,
+              var servers = try? await serversInRoom(roomID)
+        else { return 0 }
+        servers.remove(serverName)
+        let ordered = servers.sorted { ($0 == roomID.server ? 0 : 1, $0.rawValue) < ($1 == roomID.server ? 0 : 1, $1.rawValue) }
+        for server in ordered {
+            let events: [JSONObject]
+            do {
+                events = try await remotes.backfill(at: server, room: roomID, from: Array(extremities.sorted().prefix(20)),
+                                                    limit: min(max(limit, 1), limits.maxBackfill))
+            } catch {
+                logger.info("backfill failed", metadata: ["room": "\(roomID)", "server": "\(server)", "error": "\(error)"])
+                continue
+            }
+            var added = 0
+            for json in events.sorted(by: { ($0["depth"]?.intValue ?? 0) < ($1["depth"]?.intValue ?? 0) }) {
+                let (_, outcome) = await receivePDU(json, from: server, mode: .backfill, room: roomID)
+                switch outcome {
+                case .accepted, .softFailed, .rejected: added += 1
+                default: break
+                }
+            }
+            if added > 0 { return added }
+        }
+        return 0
+    }
+}

@@ -1,0 +1,93 @@
+import GRDB
+import HearthCore
+import HearthStorage
+
+/// What federation needs beyond a local room's timeline: outliers, state snapshots computed
+/// elsewhere, auth chains and the edges of known history.
+extension SQLiteRoomStore {
+    func createStateGroup(_ roomID: RoomID, state: [StateKey: EventID], base: StateGroupID?) async throws -> StateGroupID {
+        try await storageCall {
+            try await pool.write { db in
+                if let base, let length = try Int64.fetchOne(db, sql: "SELECT chain_length FROM state_groups WHERE id = ?",
+                                                             arguments: [base]),
+                   length + 1 <= Self.maxChainLength {
+                    let parentState = try Self.loadState(db, group: base)
+                    // A snapshot is its parent plus entries: it can add and replace, never remove.
+                    if parentState.keys.allSatisfy({ state[$0] != nil }) {
+                        let delta = state.filter { parentState[$0.key] != $0.value }
+                        if delta.count <= 256 {
+                            try db.execute(sql: "INSERT INTO state_groups (room_id, parent, chain_length) VALUES (?, ?, ?)",
+                                           arguments: [roomID.rawValue, base, length + 1])
+                            let group = db.lastInsertedRowID
+                            try Self.insertEntries(db, group: group, delta)
+                            return group
+                        }
+                    }
+                }
+                try db.execute(sql: "INSERT INTO state_groups (room_id, parent, chain_length) VALUES (?, NULL, 0)",
+                               arguments: [roomID.rawValue])
+                let group = db.lastInsertedRowID
+                try Self.insertEntries(db, group: group, state)
+                return group
+            }
+        }
+    }
+
+    func authChain(of eventIDs: [EventID]) async throws -> Set<EventID> {
+        if eventIDs.isEmpty { return [] }
+        let seeds = Self.encodeIDs(eventIDs)
+        return try await storageCall {
+            try await pool.read { db in
+                let ids = try String.fetchAll(
+                    db,
+                    sql: """
+                        WITH RECURSIVE chain(id) AS (
+                          SELECT auth_event_id FROM event_auth_edges WHERE event_id IN (SELECT value FROM json_each(?))
+                          UNION
+                          SELECT a.auth_event_id FROM event_auth_edges a JOIN chain c ON a.event_id = c.id
+                        )
+                        SELECT c.id FROM chain c JOIN events e ON e.event_id = c.id
+                        """,
+                    arguments: [seeds])
+                return Set(ids.compactMap(EventID.init))
+            }
+        }
+    }
+
+    func backwardExtremities(in roomID: RoomID) async throws -> [EventID] {
+        try await storageCall {
+            try await pool.read { db in
+                try String.fetchAll(
+                    db,
+                    sql: """
+                        SELECT DISTINCT ed.prev_event_id FROM event_edges ed JOIN events ev ON ev.event_id = ed.event_id
+                        WHERE ev.room_id = ? AND ev.outlier = 0
+                          AND NOT EXISTS (SELECT 1 FROM events x WHERE x.event_id = ed.prev_event_id AND x.outlier = 0)
+                        """,
+                    arguments: [roomID.rawValue]
+                ).compactMap(EventID.init)
+            }
+        }
+    }
+
+    /// Brings the memberships of a room in line with a new current state: every member key
+    /// whose event changed between the two snapshots.
+    static func updateMemberships(_ db: Database, room: RoomID, from old: StateGroupID?, to new: StateGroupID?,
+                                          stream: StreamPosition) throws {
+        let before = try old.map { try loadState(db, group: $0) } ?? [:]
+        let after = try new.map { try loadState(db, group: $0) } ?? [:]
+        var changed: [(String, EventID)] = []
+        for (key, id) in after where key.type == "m.room.member" && before[key] != id {
+            changed.append((key.stateKey, id))
+        }
+        for (key, _) in before where key.type == "m.room.member" && after[key] == nil {
+            try db.execute(sql: "DELETE FROM memberships WHERE room_id = ? AND user_id = ?", arguments: [room.rawValue, key.stateKey])
+        }
+        for (user, id) in changed {
+            guard let text = try String.fetchOne(db, sql: "SELECT json FROM events WHERE event_id = ?", arguments: [id.rawValue]),
+                  let membership = try JSONValue.parse(text)["content"]?["membership"]?.stringValue
+            else { continue }
+            try upsertMembership(db, room: room, user: user, membership: membership, eventID: id, stream: stream)
+        }
+    }
+}
