@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "hearth", targets: ["HearthCommand"]),
+        .executable(name: "hearth-load", targets: ["HearthLoad"]),
         .library(name: "HearthCore", targets: ["HearthCore"]),
     ],
     dependencies: [
@@ -116,6 +117,20 @@ let package = Package(
         .executableTarget(
             name: "HearthCommand",
             dependencies: ["HearthServer", "HearthFederation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        // Load generator for any homeserver (Scripts/compare-synapse.sh): client API only, on
+        // SwiftNIO's HTTP/1.1 codec, no Hearth internals beyond the JSON type.
+        .executableTarget(
+            name: "HearthLoad",
+            dependencies: [
+                "HearthCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

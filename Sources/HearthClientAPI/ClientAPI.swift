@@ -29,5 +29,6 @@ public enum ClientAPI {
             + PushRuleRoutes.routes(endpoint)
             + MediaRoutes.routes(endpoint)
             + ReportingRoutes.routes(endpoint)
+            + EndToEndRoutes.routes(endpoint)
     }
 }

@@ -41,7 +41,7 @@ enum DeviceRoutes {
                 let deviceID = try request.path("deviceId")
                 guard try await hs.accounts.device(requester.userID, deviceID) != nil else { throw MatrixError.notFound("Device not found") }
                 try await hs.accounts.requirePassword(request.jsonBody().optionalObject("auth"), for: requester, purpose: "delete_device")
-                try await hs.accounts.deleteDevices(requester.userID, [deviceID])
+                try await hs.deleteDevices(requester.userID, [deviceID])
                 return .empty
             },
             e.authed(.post, ClientEndpoint.client("/delete_devices")) { request, requester in
@@ -50,7 +50,7 @@ enum DeviceRoutes {
                     throw MatrixError.missingParam("Missing devices")
                 }
                 try await hs.accounts.requirePassword(body.optionalObject("auth"), for: requester, purpose: "delete_devices")
-                try await hs.accounts.deleteDevices(requester.userID, ids)
+                try await hs.deleteDevices(requester.userID, ids)
                 return .empty
             },
         ]

@@ -53,11 +53,11 @@ enum SessionRoutes {
                 return MatrixResponse(json: json)
             },
             e.authed(.post, ClientEndpoint.client("/logout")) { _, requester in
-                try await hs.accounts.logout(requester)
+                try await hs.logout(requester)
                 return .empty
             },
             e.authed(.post, ClientEndpoint.client("/logout/all")) { _, requester in
-                try await hs.accounts.logoutAll(requester)
+                try await hs.logoutAll(requester)
                 return .empty
             },
             e.authed(.get, ClientEndpoint.client("/account/whoami")) { _, requester in

@@ -19,9 +19,10 @@ public final class Homeserver: Sendable {
     public let media: Media
     public let federation: RoomFederation
     public let openID: OpenIDTokens
+    public let keys: EndToEndKeys
 
     public init(settings: HomeserverSettings, storage: any Storage, signingKey: SigningKey,
-                clock: any WallClock = SystemClock(), logger: Logger) throws {
+                clock: any WallClock = SystemClock(), logger: Logger, remoteKeys: (any RemoteKeyService)? = nil) throws {
         self.settings = settings
         self.storage = storage
         self.signingKey = signingKey
@@ -32,15 +33,19 @@ public final class Homeserver: Sendable {
         rooms = Rooms(settings: settings, store: storage.rooms, accounts: storage.accounts, signingKey: signingKey,
                       clock: clock, notifier: notifier, logger: logger)
         ephemeral = EphemeralState(clock: clock, notifier: notifier)
-        sync = Sync(rooms: rooms, store: storage.rooms, userData: storage.userData, toDevice: storage.federationInbox, ephemeral: ephemeral,
-                    notifier: notifier, clock: clock)
+        let federation = RoomFederation(settings: settings, rooms: rooms, storage: storage, ephemeral: ephemeral, notifier: notifier,
+                                        clock: clock, logger: logger, signingKey: signingKey)
+        self.federation = federation
+        let keys = EndToEndKeys(settings: settings, store: storage.keys, rooms: rooms, accounts: storage.accounts, notifier: notifier,
+                                remote: remoteKeys ?? federation)
+        self.keys = keys
+        sync = Sync(rooms: rooms, store: storage.rooms, userData: storage.userData, ephemeral: ephemeral,
+                    notifier: notifier, clock: clock, keys: keys, keyStore: storage.keys)
         pushRules = PushRules(userData: storage.userData)
         media = try Media(settings: settings, store: storage.media, clock: clock)
-        federation = RoomFederation(settings: settings, rooms: rooms, storage: storage, ephemeral: ephemeral, notifier: notifier,
-                                clock: clock, logger: logger, signingKey: signingKey)
         openID = OpenIDTokens(clock: clock)
-        let federation = federation
         rooms.federation.withLock { $0 = federation }
+        federation.endToEnd.withLock { $0 = keys }
     }
 
     public var serverName: ServerName { settings.serverName }
@@ -49,10 +54,27 @@ public final class Homeserver: Sendable {
     /// `erase` its profile goes too.
     public func deactivate(_ user: UserID, erase: Bool) async throws {
         try await rooms.leaveAll(user)
+        for device in try await accounts.devices(of: user) { try await keys.deleteDevice(user, device.deviceID) }
         if erase {
             try await storage.accounts.setProfile(user, displayName: nil, avatarURL: nil)
         }
         try await storage.accounts.setDeactivated(user)
+    }
+
+    /// Deletes devices with their sessions, keys and pending to-device messages.
+    public func deleteDevices(_ user: UserID, _ deviceIDs: [String]) async throws {
+        try await accounts.deleteDevices(user, deviceIDs)
+        for deviceID in deviceIDs { try await keys.deleteDevice(user, deviceID) }
+    }
+
+    public func logout(_ requester: Requester) async throws {
+        try await deleteDevices(requester.userID, [requester.deviceID])
+    }
+
+    public func logoutAll(_ requester: Requester) async throws {
+        let devices = try await accounts.devices(of: requester.userID).map(\.deviceID)
+        try await accounts.logoutAll(requester)
+        for deviceID in devices { try await keys.deleteDevice(requester.userID, deviceID) }
     }
 
     /// Sets a profile field and pushes it into the user's rooms.

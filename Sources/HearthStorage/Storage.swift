@@ -11,6 +11,7 @@ public protocol Storage: Sendable {
     var userData: any UserDataStore { get }
     var media: any MediaStore { get }
     var federationInbox: any FederationInboxStore { get }
+    var keys: any KeyStore { get }
     var federation: any FederationStore { get }
 }
 

@@ -170,6 +170,75 @@ enum SQLiteSchema {
                 CREATE INDEX media_by_digest ON media(sha256);
                 """)
         }
+        migrator.registerMigration("0002_end_to_end_encryption") { db in
+            try db.execute(sql: """
+                CREATE TABLE device_keys (
+                    user_id TEXT NOT NULL,
+                    device_id TEXT NOT NULL,
+                    key_json TEXT NOT NULL,
+                    PRIMARY KEY (user_id, device_id)
+                );
+                CREATE TABLE one_time_keys (
+                    user_id TEXT NOT NULL,
+                    device_id TEXT NOT NULL,
+                    algorithm TEXT NOT NULL,
+                    key_id TEXT NOT NULL,
+                    key_json TEXT NOT NULL,
+                    PRIMARY KEY (user_id, device_id, algorithm, key_id)
+                );
+                CREATE TABLE fallback_keys (
+                    user_id TEXT NOT NULL,
+                    device_id TEXT NOT NULL,
+                    algorithm TEXT NOT NULL,
+                    key_id TEXT NOT NULL,
+                    key_json TEXT NOT NULL,
+                    used INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (user_id, device_id, algorithm)
+                );
+                CREATE TABLE cross_signing_keys (
+                    user_id TEXT NOT NULL,
+                    key_type TEXT NOT NULL,
+                    key_json TEXT NOT NULL,
+                    PRIMARY KEY (user_id, key_type)
+                );
+                CREATE TABLE device_list_changes (
+                    stream INTEGER PRIMARY KEY NOT NULL,
+                    user_id TEXT NOT NULL
+                );
+                CREATE TABLE to_device_messages (
+                    stream INTEGER PRIMARY KEY NOT NULL,
+                    user_id TEXT NOT NULL,
+                    device_id TEXT NOT NULL,
+                    sender TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    content TEXT NOT NULL
+                );
+                CREATE INDEX to_device_by_device ON to_device_messages(user_id, device_id, stream);
+                CREATE TABLE to_device_transactions (
+                    sender TEXT NOT NULL,
+                    sender_device TEXT NOT NULL,
+                    txn_id TEXT NOT NULL,
+                    PRIMARY KEY (sender, sender_device, txn_id)
+                );
+                CREATE TABLE backup_versions (
+                    user_id TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    algorithm TEXT NOT NULL,
+                    auth_data TEXT NOT NULL,
+                    etag INTEGER NOT NULL DEFAULT 0,
+                    deleted INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (user_id, version)
+                );
+                CREATE TABLE backup_keys (
+                    user_id TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    room_id TEXT NOT NULL,
+                    session_id TEXT NOT NULL,
+                    key_json TEXT NOT NULL,
+                    PRIMARY KEY (user_id, version, room_id, session_id)
+                );
+                """)
+        }
         registerFederationTransportMigrations(&migrator)
         migrator.registerMigration("0003_federation_rooms") { db in
             try db.execute(sql: """
@@ -187,30 +256,6 @@ enum SQLiteSchema {
                     received_at INTEGER NOT NULL,
                     PRIMARY KEY (origin, txn_id)
                 );
-                -- m.device_list_update and m.signing_key_update EDUs from remote servers, kept for
-                -- end-to-end encryption.
-                CREATE TABLE remote_device_list_updates (
-                    stream INTEGER PRIMARY KEY NOT NULL,
-                    user_id TEXT NOT NULL,
-                    edu_type TEXT NOT NULL,
-                    device_id TEXT,
-                    stream_id INTEGER,
-                    content TEXT NOT NULL,
-                    received_at INTEGER NOT NULL
-                );
-                CREATE INDEX remote_device_list_updates_by_user ON remote_device_list_updates(user_id, stream);
-                -- To-device messages for local devices, delivered through /sync.
-                CREATE TABLE to_device_inbox (
-                    stream INTEGER PRIMARY KEY NOT NULL,
-                    recipient TEXT NOT NULL,
-                    device_id TEXT NOT NULL,
-                    sender TEXT NOT NULL,
-                    type TEXT NOT NULL,
-                    content TEXT NOT NULL,
-                    origin TEXT,
-                    message_id TEXT
-                );
-                CREATE INDEX to_device_inbox_by_device ON to_device_inbox(recipient, device_id, stream);
                 """)
         }
         return migrator

@@ -18,6 +18,7 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
     public let userData: any UserDataStore
     public let media: any MediaStore
     public let federationInbox: any FederationInboxStore
+    public let keys: any KeyStore
     /// Server keys, the outbound federation queue and the egress audit log.
     public let federation: any FederationStore
 
@@ -39,6 +40,7 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
         userData = SQLiteUserDataStore(pool: pool)
         media = SQLiteMediaStore(pool: pool)
         federationInbox = SQLiteFederationInboxStore(pool: pool)
+        keys = SQLiteKeyStore(pool: pool)
         federation = SQLiteFederationStore(pool: pool)
     }
 

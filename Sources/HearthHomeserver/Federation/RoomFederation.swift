@@ -28,6 +28,8 @@ public final class RoomFederation: Sendable {
     /// Transactions being processed, so a retry that arrives meanwhile waits for the same answer.
     let inFlight = Mutex<[String: Task<JSONObject, Never>]>([:])
     let limits: FederationLimits
+    /// Set once by `Homeserver`: to-device messages and device lists from other servers.
+    let endToEnd = Mutex<EndToEndKeys?>(nil)
 
     init(settings: HomeserverSettings, rooms: Rooms, storage: any Storage, ephemeral: EphemeralState,
          notifier: StreamNotifier, clock: any WallClock, logger: Logger, signingKey: SigningKey,

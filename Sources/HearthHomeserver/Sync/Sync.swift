@@ -12,12 +12,14 @@ public final class Sync: Sendable {
     let notifier: StreamNotifier
     let clock: any WallClock
     let pushRules: PushRules
-    let toDevice: any FederationInboxStore
+    let keys: EndToEndKeys
+    let keyStore: any KeyStore
 
-    init(rooms: Rooms, store: any RoomStore, userData: any UserDataStore, toDevice: any FederationInboxStore,
-         ephemeral: EphemeralState, notifier: StreamNotifier, clock: any WallClock) {
-        self.toDevice = toDevice
+    init(rooms: Rooms, store: any RoomStore, userData: any UserDataStore, ephemeral: EphemeralState,
+         notifier: StreamNotifier, clock: any WallClock, keys: EndToEndKeys, keyStore: any KeyStore) {
         self.pushRules = PushRules(userData: userData)
+        self.keys = keys
+        self.keyStore = keyStore
         self.rooms = rooms
         self.store = store
         self.userData = userData
@@ -59,12 +61,28 @@ public final class Sync: Sendable {
 
     private func compute(_ request: Request, for requester: Requester) async throws -> Response {
         let user = requester.userID
-        let now = try await store.currentStreamPosition()
+        var now = try await store.currentStreamPosition()
         let serial = ephemeral.serial
         let since = request.since
         let sinceStream = since?.stream ?? 0
         let filter = request.filter
         var hasNews = false
+
+        // To-device messages: a sync with `since` acknowledges everything up to it; deliver at
+        // most a page more and, if more wait, end the whole response at the last one delivered so
+        // the next sync picks up exactly there.
+        if let since { try await keyStore.acknowledgeToDevice(user, requester.deviceID, upTo: since.stream) }
+        let pageSize = 100
+        var messages = try await keyStore.toDeviceMessages(user, requester.deviceID, after: sinceStream, limit: pageSize + 1)
+        messages = messages.filter { $0.stream <= now }
+        if messages.count > pageSize {
+            messages = Array(messages.prefix(pageSize))
+            now = messages.last!.stream
+        }
+        let toDevice: [JSONValue] = messages.map {
+            ["sender": .string($0.sender.rawValue), "type": .string($0.type), "content": .object($0.content)]
+        }
+        if !toDevice.isEmpty { hasNews = true }
 
         var join = JSONObject()
         var invite = JSONObject()
@@ -144,26 +162,41 @@ public final class Sync: Sendable {
             hasNews = true
         }
 
-        // To-device messages: those up to the token the client sends back were delivered.
+        // Device lists: whose devices the client must re-fetch, and who no longer shares a room.
+        var changedUsers: Set<UserID> = []
+        var leftUsers: Set<UserID> = []
         if since != nil {
-            try await toDevice.deleteToDeviceMessages(for: user, deviceID: requester.deviceID, upTo: sinceStream)
+            changedUsers = try await keys.changedDeviceLists(for: user, after: sinceStream, upTo: now)
+            var stillShared: Set<UserID> = []
+            var departed: Set<UserID> = []
+            for roomID in joinedRooms {
+                for member in try await rooms.members(of: roomID) {
+                    if member.membership == "join" {
+                        stillShared.insert(member.userID)
+                        if member.stream > sinceStream, member.userID != user { changedUsers.insert(member.userID) }
+                    } else if member.stream > sinceStream {
+                        departed.insert(member.userID)
+                    }
+                }
+            }
+            leftUsers = departed.subtracting(stillShared)
+            if !changedUsers.isEmpty || !leftUsers.isEmpty { hasNews = true }
         }
-        let messages = try await toDevice.toDeviceMessages(for: user, deviceID: requester.deviceID, after: sinceStream, limit: 1000)
-            .filter { $0.stream <= now }
-        if !messages.isEmpty { hasNews = true }
-        let toDeviceEvents: [JSONValue] = messages.map {
-            ["sender": .string($0.sender.rawValue), "type": .string($0.type), "content": .object($0.content)]
-        }
+        var otkCounts = JSONObject()
+        for (algorithm, count) in try await keyStore.oneTimeKeyCounts(user, requester.deviceID) { otkCounts[algorithm] = .int(Int64(count)) }
+        if otkCounts["signed_curve25519"] == nil { otkCounts["signed_curve25519"] = 0 }
+        let fallbackTypes = try await keyStore.unusedFallbackKeyAlgorithms(user, requester.deviceID)
 
         let json: JSONObject = [
             "next_batch": .string(SyncToken(stream: now, typing: serial).text),
             "rooms": ["join": .object(join), "invite": .object(invite), "leave": .object(leave), "knock": .object(knock)],
             "account_data": ["events": .array(globalAccountData)],
             "presence": ["events": .array(presenceEvents)],
-            "to_device": ["events": .array(toDeviceEvents)],
-            "device_lists": ["changed": [], "left": []],
-            "device_one_time_keys_count": ["signed_curve25519": 0],
-            "device_unused_fallback_key_types": [],
+            "to_device": ["events": .array(toDevice)],
+            "device_lists": ["changed": JSONValue(changedUsers.map(\.rawValue).sorted()),
+                             "left": JSONValue(leftUsers.map(\.rawValue).sorted())],
+            "device_one_time_keys_count": .object(otkCounts),
+            "device_unused_fallback_key_types": JSONValue(fallbackTypes),
         ]
         return Response(json: json, isEmpty: !hasNews)
     }

@@ -1,0 +1,160 @@
+"""Runs a real `hearth serve` process for the real-client suites in Tests/Clients.
+
+The suites build nothing: they start the binary Scripts/test.sh already built
+(`.build/debug/hearth`, or $HEARTH_BIN) with a generated configuration on a free loopback port
+and a temporary data directory, and talk to it over HTTP like any client would.
+Only the standard library is imported here, so the helper works in any interpreter.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now (the kernel's pick for an ephemeral bind)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def hearth_binary() -> Path:
+    binary = Path(os.environ.get("HEARTH_BIN", ROOT / ".build" / "debug" / "hearth"))
+    if not binary.exists():
+        raise SystemExit(f"{binary} does not exist; build it first (swift build --product hearth)")
+    return binary
+
+
+class HearthProcess:
+    """One Hearth server: its config, data directory, log file and process.
+
+    `server_name` defaults to `localhost:PORT`; pass `server_name="localhost"` for clients that
+    cannot handle a port in IDs (matrix-commander). `extra` is appended to the YAML verbatim.
+    """
+
+    def __init__(self, server_name: str | None = None, extra: str = "", data_dir: Path | None = None,
+                 port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.server_name = server_name or f"localhost:{self.port}"
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self._owns_dir = data_dir is None
+        self.dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="hearth-client-test-"))
+        self.shared_secret = "client-suite-secret"
+        self.config_path = self.dir / "homeserver.yaml"
+        self.log_path = self.dir / "hearth.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.config_path.write_text(self._config(extra))
+
+    def _config(self, extra: str) -> str:
+        # Rate limits are raised so the suites measure behaviour, not the limiter; bcrypt's
+        # cost is the minimum so registering many users stays fast in CI.
+        return f"""server_name: "{self.server_name}"
+public_baseurl: "http://localhost:{self.port}/"
+data_directory: "{self.dir}/data"
+listeners:
+  - port: {self.port}
+    bind_addresses: ['127.0.0.1']
+    type: http
+    resources:
+      - names: [client]
+enable_registration: true
+registration_shared_secret: "{self.shared_secret}"
+bcrypt_rounds: 4
+log_level: warning
+rc_message:
+  per_second: 100000
+  burst_count: 100000
+{extra}"""
+
+    def start(self, timeout: float = 60) -> "HearthProcess":
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [str(hearth_binary()), "serve", "--config", str(self.config_path)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.dir)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"hearth exited with {self.process.returncode} during startup:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/_matrix/client/versions", timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"hearth did not answer within {timeout}s:\n{self.log_tail()}")
+            time.sleep(0.05)
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no flush; what a power cut or OOM kill leaves behind."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self, timeout: float = 20) -> int:
+        """SIGTERM and wait; the exit status (0 for a clean shutdown)."""
+        if not self.process or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise RuntimeError(f"hearth ignored SIGTERM for {timeout}s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def cleanup(self) -> None:
+        self.kill()
+        if self._owns_dir and not os.environ.get("KEEP_HEARTH_DATA"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> "HearthProcess":
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            print(f"--- hearth log ({self.log_path}) ---\n{self.log_tail()}")
+        self.cleanup()
+
+
+def request(base_url: str, method: str, path: str, token: str | None = None, body: object = None,
+            timeout: float = 30) -> tuple[int, dict]:
+    """A blocking JSON request with urllib; (status, parsed body)."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base_url + path, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        text = error.read()
+        try:
+            return error.code, json.loads(text)
+        except ValueError:
+            return error.code, {"raw": text.decode(errors="replace")}
