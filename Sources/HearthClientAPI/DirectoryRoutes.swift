@@ -99,6 +99,19 @@ enum DirectoryRoutes {
                 }
                 return MatrixResponse(json: try await hs.rooms.summary(roomID, for: requester?.userID))
             },
+            // Spec: https://spec.matrix.org/v1.19/client-server-api/#spaces
+            e.authed(.get, ["/_matrix/client/v1/rooms/{roomId}/hierarchy"], rateLimited: true) { request, requester in
+                let limit = try request.queryInt("limit")
+                if let limit, limit <= 0 { throw MatrixError.invalidParam("limit must be positive") }
+                let maxDepth = try request.queryInt("max_depth")
+                if let maxDepth, maxDepth < 0 { throw MatrixError.invalidParam("max_depth must not be negative") }
+                let page = try await hs.rooms.hierarchy(try request.roomID(), for: requester.userID,
+                                                        suggestedOnly: try request.queryBool("suggested_only") ?? false,
+                                                        maxDepth: maxDepth, limit: limit, from: request.query("from"))
+                var json: JSONObject = ["rooms": .array(page.rooms.map(JSONValue.object))]
+                if let next = page.nextBatch { json["next_batch"] = .string(next) }
+                return MatrixResponse(json: json)
+            },
             e.authed(.post, ClientEndpoint.client("/user_directory/search"), rateLimited: true) { request, requester in
                 let body = try request.jsonBody()
                 let term = try body.requireString("search_term")

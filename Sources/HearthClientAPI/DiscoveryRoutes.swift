@@ -28,6 +28,7 @@ enum DiscoveryRoutes {
                     "m.room_versions": ["default": .string(settings.defaultRoomVersion.identifier), "available": .object(available)],
                     "m.set_displayname": ["enabled": true],
                     "m.set_avatar_url": ["enabled": true],
+                    "m.profile_fields": ["enabled": true],
                     "m.3pid_changes": ["enabled": false],
                     "m.get_login_token": ["enabled": false],
                 ]])

@@ -121,6 +121,30 @@ enum RoomReadRoutes {
                 return MatrixResponse(json: ["event_id": .string(event.pdu.eventID.rawValue),
                                              "origin_server_ts": .int(event.pdu.originServerTS)])
             },
+            // A room's snapshot, from before /sync: the latest messages, state and the user's room data.
+            e.authed(.get, ClientEndpoint.client("/rooms/{roomId}/initialSync")) { request, requester in
+                let roomID = try request.roomID()
+                let state = try await hs.rooms.visibleState(roomID, for: requester.userID)
+                let page = try await hs.rooms.messages(roomID, for: requester.userID, from: nil, to: nil, backwards: true,
+                                                       limit: try request.queryInt("limit") ?? 20, filter: .all)
+                let stateEvents = try await hs.rooms.storedEvents(Array(state.values)).values.sorted { $0.stream < $1.stream }
+                let roomData = try await hs.storage.userData.accountData(requester.userID, changedAfter: 0).filter { $0.roomID == roomID }
+                var messages: JSONObject = ["chunk": .array(try await hs.rooms.clientEvents(page.chunk.reversed(), for: requester)),
+                                            "end": .string(page.start)]
+                messages["start"] = .string(page.end ?? page.start)
+                var json: JSONObject = [
+                    "room_id": .string(roomID.rawValue),
+                    "messages": .object(messages),
+                    "state": .array(try await hs.rooms.clientEvents(stateEvents, for: requester)),
+                    "account_data": .array(roomData.map { ["type": .string($0.type), "content": .object($0.content)] }),
+                    "presence": [],
+                    "visibility": .string(try await hs.storage.rooms.room(roomID)?.isPublic == true ? "public" : "private"),
+                ]
+                if let membership = try await hs.rooms.membership(of: requester.userID, in: roomID) {
+                    json["membership"] = .string(membership)
+                }
+                return MatrixResponse(json: json)
+            },
             e.authed(.get, ClientEndpoint.client("/rooms/{roomId}/context/{eventId}")) { request, requester in
                 let context = try await hs.rooms.context(try request.roomID(), eventID: try request.eventID(), for: requester.userID,
                                                          limit: try request.queryInt("limit") ?? 10, filter: try filter(request))

@@ -102,6 +102,28 @@ enum RoomMembershipRoutes {
                                                              profile: (account?.displayName, account?.avatarURL))
                 return MatrixResponse(json: ["replacement_room": .string(replacement.rawValue)])
             },
+            e.authed(.get, ["/_matrix/client/v1/mutual_rooms"], rateLimited: true) { request, requester in
+                guard let text = request.query("user_id") else { throw MatrixError.missingParam("Missing user_id") }
+                guard let other = UserID(text), other != requester.userID else {
+                    throw MatrixError.invalidParam("user_id must be another valid user ID")
+                }
+                let offset: Int
+                if let from = request.query("from") {
+                    guard from.hasPrefix("mr"), let value = Int(from.dropFirst(2)), value >= 0 else {
+                        throw MatrixError.invalidParam("Invalid from token")
+                    }
+                    offset = value
+                } else {
+                    offset = 0
+                }
+                let mine = Set(try await hs.rooms.memberships(of: requester.userID).filter { $0.membership == "join" }.map(\.roomID))
+                let shared = try await hs.rooms.memberships(of: other).filter { $0.membership == "join" && mine.contains($0.roomID) }
+                    .map(\.roomID.rawValue).sorted()
+                let page = Array(shared.dropFirst(offset).prefix(100))
+                var json: JSONObject = ["joined": JSONValue(page), "count": .int(Int64(shared.count))]
+                if offset + page.count < shared.count { json["next_batch"] = .string("mr\(offset + page.count)") }
+                return MatrixResponse(json: json)
+            },
             e.authed(.get, ClientEndpoint.client("/joined_rooms")) { _, requester in
                 let joined = try await hs.rooms.memberships(of: requester.userID).filter { $0.membership == "join" }
                 return MatrixResponse(json: ["joined_rooms": JSONValue(joined.map(\.roomID.rawValue))])

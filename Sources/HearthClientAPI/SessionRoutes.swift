@@ -60,6 +60,24 @@ enum SessionRoutes {
                 try await hs.logoutAll(requester)
                 return .empty
             },
+            // Spec: https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3adminwhoisuserid
+            e.authed(.get, ClientEndpoint.client("/admin/whois/{userId}")) { request, requester in
+                let user = try request.userID()
+                guard requester.isAdmin || user == requester.userID else {
+                    throw MatrixError.forbidden("Only server administrators may look up other users")
+                }
+                guard user.server == hs.serverName, try await hs.accounts.account(user) != nil else {
+                    throw MatrixError.notFound("Unknown user")
+                }
+                var devices = JSONObject()
+                for device in try await hs.accounts.devices(of: user) {
+                    var connection = JSONObject()
+                    if let ip = device.lastSeenIP { connection["ip"] = .string(ip) }
+                    if let seen = device.lastSeenAt { connection["last_seen"] = .int(seen) }
+                    devices[device.deviceID] = ["sessions": [["connections": [.object(connection)]]]]
+                }
+                return MatrixResponse(json: ["user_id": .string(user.rawValue), "devices": .object(devices)])
+            },
             e.authed(.get, ClientEndpoint.client("/account/whoami")) { _, requester in
                 MatrixResponse(json: ["user_id": .string(requester.userID.rawValue), "device_id": .string(requester.deviceID),
                                       "is_guest": .bool(requester.isGuest)])

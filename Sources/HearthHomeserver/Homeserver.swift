@@ -57,6 +57,9 @@ public final class Homeserver: Sendable {
         for device in try await accounts.devices(of: user) { try await keys.deleteDevice(user, device.deviceID) }
         if erase {
             try await storage.accounts.setProfile(user, displayName: nil, avatarURL: nil)
+            for key in try await storage.accounts.profileFields(user).keys {
+                try await storage.accounts.setProfileField(user, key: key, value: nil)
+            }
         }
         try await storage.accounts.setDeactivated(user)
     }

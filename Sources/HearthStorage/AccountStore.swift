@@ -65,6 +65,10 @@ public protocol AccountStore: Sendable {
     func setDeactivated(_ userID: UserID) async throws
     func setAdmin(_ userID: UserID, _ isAdmin: Bool) async throws
     func setProfile(_ userID: UserID, displayName: String?, avatarURL: String?) async throws
+    /// Profile fields beyond `displayname` and `avatar_url` (v1.16 extended profiles).
+    func profileFields(_ userID: UserID) async throws -> JSONObject
+    /// Sets a field (a JSON `null` is stored as such) or, with nil, deletes it.
+    func setProfileField(_ userID: UserID, key: String, value: JSONValue?) async throws
     /// Local users whose ID or display name contains `term` (case-insensitive), for the user directory.
     func searchUsers(_ term: String, limit: Int) async throws -> [Account]
 

@@ -68,6 +68,33 @@ struct SQLiteAccountStore: AccountStore {
                          [displayName, avatarURL, userID.rawValue])
     }
 
+    func profileFields(_ userID: UserID) async throws -> JSONObject {
+        try await storageCall {
+            try await pool.read { db in
+                var fields = JSONObject()
+                for row in try Row.fetchAll(db, sql: "SELECT key, value FROM profile_fields WHERE user_id = ? ORDER BY key",
+                                            arguments: [userID.rawValue]) {
+                    fields[row["key"] as String] = try JSONValue.parse(row["value"] as String)
+                }
+                return fields
+            }
+        }
+    }
+
+    func setProfileField(_ userID: UserID, key: String, value: JSONValue?) async throws {
+        let text = value?.encodedString()
+        try await storageCall {
+            try await pool.write { db in
+                if let text {
+                    try db.execute(sql: "INSERT OR REPLACE INTO profile_fields (user_id, key, value) VALUES (?, ?, ?)",
+                                   arguments: [userID.rawValue, key, text])
+                } else {
+                    try db.execute(sql: "DELETE FROM profile_fields WHERE user_id = ? AND key = ?", arguments: [userID.rawValue, key])
+                }
+            }
+        }
+    }
+
     func searchUsers(_ term: String, limit: Int) async throws -> [Account] {
         let pattern = "%" + term.lowercased().replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "_", with: "") + "%"
         return try await storageCall {

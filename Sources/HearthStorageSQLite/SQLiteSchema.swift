@@ -282,6 +282,15 @@ enum SQLiteSchema {
                 );
                 """)
         }
+        // Extended profile fields (`m.tz`, custom keys); display name and avatar stay on accounts.
+        migrator.registerMigration("0004_profile_fields") { db in
+            try db.execute(sql: """
+                CREATE TABLE profile_fields (
+                    user_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+                    PRIMARY KEY (user_id, key)
+                );
+                """)
+        }
         return migrator
     }
 }

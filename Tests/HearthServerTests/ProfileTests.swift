@@ -30,6 +30,37 @@ import Testing
         try await server.get(TestServer.v3("/profile/not-a-user")).expectError(400, "M_INVALID_PARAM")
     }
 
+    @Test func extendedProfileFields() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.destroy() } }
+        let alice = try await server.register("alice")
+        let bob = try await server.register("bob")
+        let base = TestServer.v3("/profile/\(alice.userID)")
+        #expect(try await server.get(TestServer.v3("/capabilities"), alice).json["capabilities"]?["m.profile_fields"]?["enabled"] == true)
+        try await server.put(base + "/m.tz", alice, ["m.tz": "Europe/Berlin"]).expectOK()
+        try await server.put(base + "/org.example.role", alice, ["org.example.role": ["title": "Nurse", "ward": 3]]).expectOK()
+        try await server.put(base + "/org.example.pager", alice, ["org.example.pager": nil]).expectOK()
+        let profile = try await server.get(base)
+        #expect(profile.json["m.tz"] == "Europe/Berlin" && profile.json["org.example.role"]?["ward"] == 3)
+        #expect(profile.json["org.example.pager"] == .null && profile.json["displayname"] == "alice")
+        #expect(try await server.get(base + "/org.example.role").json == ["org.example.role": ["title": "Nurse", "ward": 3]])
+        try await server.delete(base + "/org.example.role", alice).expectOK()
+        try await server.get(base + "/org.example.role").expectError(404, "M_NOT_FOUND")
+        try await server.delete(base + "/displayname", alice).expectOK()
+        try await server.get(base + "/displayname").expectError(404, "M_NOT_FOUND")
+        // Errors.
+        try await server.put(base + "/m.tz", alice, ["other": "x"]).expectError(400, "M_MISSING_PARAM")
+        try await server.put(base + "/m.tz", alice, ["m.tz": 5]).expectError(400, "M_BAD_JSON")
+        try await server.put(base + "/NotNamespaced", alice, ["NotNamespaced": 1]).expectError(400, "M_INVALID_PARAM")
+        let longKey = "org.example." + String(repeating: "k", count: 250)
+        try await server.put(base + "/\(longKey)", alice, [longKey: 1]).expectError(400, "M_KEY_TOO_LARGE")
+        try await server.put(base + "/org.example.big", alice, ["org.example.big": .string(String(repeating: "x", count: 70_000))])
+            .expectError(400, "M_PROFILE_TOO_LARGE")
+        try await server.put(base + "/m.tz", bob, ["m.tz": "UTC"]).expectError(403, "M_FORBIDDEN")
+        try await server.delete(base + "/m.tz", bob).expectError(403, "M_FORBIDDEN")
+        try await server.put(base + "/avatar_url", alice, ["avatar_url": "https://example.com/a.png"]).expectError(400, "M_BAD_JSON")
+    }
+
     @Test func changesReachTheMemberEventsOfJoinedRooms() async throws {
         let server = try await TestServer.start()
         defer { Task { await server.destroy() } }

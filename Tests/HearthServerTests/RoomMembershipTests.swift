@@ -151,6 +151,23 @@ import Testing
         try await server.post(TestServer.v3("/knock/\(room.urlPathEncoded)"), bob).expectError(403, "M_FORBIDDEN")
     }
 
+    @Test func mutualRooms() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.destroy() } }
+        let alice = try await server.register("alice")
+        let bob = try await server.register("bob")
+        let shared = try await server.publicRoom(alice, with: bob)
+        _ = try await server.createRoom(alice)
+        let left = try await server.publicRoom(alice, with: bob)
+        try await server.post(TestServer.room(left, "/leave"), bob).expectOK()
+        let response = try await server.get("/_matrix/client/v1/mutual_rooms?user_id=\(bob.userID.urlQueryEncoded)", alice)
+        #expect(response.json["joined"] == [.string(shared)] && response.json["count"] == 1 && response.json["next_batch"] == nil)
+        #expect(try await server.get("/_matrix/client/v1/mutual_rooms?user_id=@nobody:hearth.test", alice).json["joined"] == [])
+        try await server.get("/_matrix/client/v1/mutual_rooms", alice).expectError(400, "M_MISSING_PARAM")
+        try await server.get("/_matrix/client/v1/mutual_rooms?user_id=\(alice.userID.urlQueryEncoded)", alice).expectError(400, "M_INVALID_PARAM")
+        try await server.get("/_matrix/client/v1/mutual_rooms?user_id=\(bob.userID.urlQueryEncoded)&from=x", alice).expectError(400, "M_INVALID_PARAM")
+    }
+
     @Test func membershipEndpointsNeedAuth() async throws {
         let server = try await TestServer.start()
         defer { Task { await server.destroy() } }

@@ -145,6 +145,29 @@ import Testing
         try await server.get(TestServer.room(room, "/context/%24nope"), alice).expectError(404, "M_NOT_FOUND")
     }
 
+    @Test func roomInitialSync() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.destroy() } }
+        let alice = try await server.register("alice")
+        let room = try await server.createRoom(alice, ["name": "Snapshot"])
+        for i in 0..<5 { _ = try await server.send(alice, room, body: "s\(i)") }
+        try await server.put(TestServer.v3("/user/\(alice.userID.urlPathEncoded)/rooms/\(room.urlPathEncoded)/account_data/org.example.x"), alice,
+                             ["a": 1]).expectOK()
+        let snapshot = try await server.get(TestServer.room(room, "/initialSync?limit=3"), alice)
+        #expect(snapshot.json["room_id"]?.stringValue == room && snapshot.json["membership"] == "join")
+        #expect(RoomReadTests.bodies(TestServer.Response(status: 200, json: snapshot.json["messages"] ?? nil, headers: [:], bytes: []))
+                == ["s2", "s3", "s4"])
+        #expect(snapshot.json["state"]?.arrayValue?.contains { $0["type"] == "m.room.name" } == true)
+        #expect(snapshot.json["account_data"]?.arrayValue?.contains { $0["type"] == "org.example.x" } == true)
+        #expect(snapshot.json["visibility"] == "private")
+        // Paginating back from `start` continues before the snapshot.
+        let start = try #require(snapshot.json["messages"]?["start"]?.stringValue)
+        let older = try await server.messages(alice, room, query: "dir=b&limit=2&from=\(start.urlQueryEncoded)")
+        #expect(RoomReadTests.bodies(older) == ["s1", "s0"])
+        let bob = try await server.register("bob")
+        try await server.get(TestServer.room(room, "/initialSync"), bob).expectError(403, "M_FORBIDDEN")
+    }
+
     @Test func timestampToEvent() async throws {
         let server = try await TestServer.start()
         defer { Task { await server.destroy() } }

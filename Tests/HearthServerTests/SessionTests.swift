@@ -86,6 +86,22 @@ import Testing
         #expect(expired.json["soft_logout"] == true)
     }
 
+    @Test func whois() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.destroy() } }
+        let alice = try await server.register("alice", password: "pw")
+        let bob = try await server.register("bob")
+        let phone = try await server.login("alice", password: "pw")
+        let own = try await server.get(TestServer.v3("/admin/whois/\(alice.userID.urlPathEncoded)"), alice)
+        #expect(own.json["user_id"]?.stringValue == alice.userID)
+        #expect(Set(own.json["devices"]?.objectValue?.keys ?? []) == [alice.deviceID, phone.deviceID])
+        #expect(own.json["devices"]?[phone.deviceID]?["sessions"]?.arrayValue?.first?["connections"]?.arrayValue?.first?["last_seen"]?.intValue != nil)
+        try await server.get(TestServer.v3("/admin/whois/\(alice.userID.urlPathEncoded)"), bob).expectError(403, "M_FORBIDDEN")
+        try await server.homeserver.storage.accounts.setAdmin(UserID(bob.userID)!, true)
+        #expect(try await server.get(TestServer.v3("/admin/whois/\(alice.userID.urlPathEncoded)"), bob).status == 200)
+        try await server.get(TestServer.v3("/admin/whois/@ghost:hearth.test"), bob).expectError(404, "M_NOT_FOUND")
+    }
+
     @Test func logoutAllEndsEverySession() async throws {
         let server = try await TestServer.start()
         defer { Task { await server.destroy() } }
