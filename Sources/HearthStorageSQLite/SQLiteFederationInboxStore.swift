@@ -24,6 +24,11 @@ struct SQLiteFederationInboxStore: FederationInboxStore {
                         ON CONFLICT (origin, txn_id) DO NOTHING
                         """,
                     arguments: [origin.rawValue, transactionID, response.encodedString(), at])
+                // Senders retry a transaction for minutes, not days: now and then, forget old ones.
+                if Int.random(in: 0..<256) == 0 {
+                    try db.execute(sql: "DELETE FROM federation_inbound_transactions WHERE received_at < ?",
+                                   arguments: [at - 7 * 24 * 3_600_000])
+                }
             }
         }
     }

@@ -184,6 +184,24 @@ import Testing
         #expect(types.contains("m.room.create"), "\(types)")
     }
 
+    @Test func historyHiddenByVisibilityReachesOtherServersRedacted() async throws {
+        let network = LoopbackFederation()
+        defer { network.destroy() }
+        let (a, alice, b, bob) = try await network.twoServers()
+        let room = try await a.publicRoom(by: alice, ["initial_state": [
+            ["type": "m.room.history_visibility", "state_key": "", "content": ["history_visibility": "joined"]],
+        ]])
+        let secret = try await a.say(alice, in: room, "before anyone from b joined")
+        try await b.rooms.join(room, user: bob, via: [a.serverName])
+        let page = try await b.rooms.messages(room, for: bob, from: nil, to: nil, backwards: true, limit: 50, filter: EventFilter(nil))
+        #expect(!page.chunk.contains { $0.pdu.content["body"]?.stringValue == "before anyone from b joined" })
+        // b holds the event (the room's graph stays whole) but only in its redacted form.
+        let held = try #require(try await b.storage.rooms.event(secret))
+        #expect(held.pdu.content.isEmpty)
+        let answer = try await a.federation.event(secret, origin: b.serverName)
+        #expect(answer["pdus"]?.arrayValue?.first?["content"]?.objectValue?.isEmpty == true)
+    }
+
     @Test func aServerThatWasDownCatchesUp() async throws {
         let network = LoopbackFederation()
         defer { network.destroy() }
