@@ -17,9 +17,9 @@ public final class Homeserver: Sendable {
     public let sync: Sync
     public let pushRules: PushRules
     public let media: Media
-    public let keys: EndToEndKeys
     public let federation: RoomFederation
     public let openID: OpenIDTokens
+    public let keys: EndToEndKeys
 
     public init(settings: HomeserverSettings, storage: any Storage, signingKey: SigningKey,
                 clock: any WallClock = SystemClock(), logger: Logger, remoteKeys: (any RemoteKeyService)? = nil) throws {
@@ -33,17 +33,19 @@ public final class Homeserver: Sendable {
         rooms = Rooms(settings: settings, store: storage.rooms, accounts: storage.accounts, signingKey: signingKey,
                       clock: clock, notifier: notifier, logger: logger)
         ephemeral = EphemeralState(clock: clock, notifier: notifier)
-        keys = EndToEndKeys(settings: settings, store: storage.keys, rooms: rooms, accounts: storage.accounts, notifier: notifier,
-                            remote: remoteKeys)
+        let federation = RoomFederation(settings: settings, rooms: rooms, storage: storage, ephemeral: ephemeral, notifier: notifier,
+                                        clock: clock, logger: logger, signingKey: signingKey)
+        self.federation = federation
+        let keys = EndToEndKeys(settings: settings, store: storage.keys, rooms: rooms, accounts: storage.accounts, notifier: notifier,
+                                remote: remoteKeys ?? federation)
+        self.keys = keys
         sync = Sync(rooms: rooms, store: storage.rooms, userData: storage.userData, ephemeral: ephemeral,
                     notifier: notifier, clock: clock, keys: keys, keyStore: storage.keys)
         pushRules = PushRules(userData: storage.userData)
         media = try Media(settings: settings, store: storage.media, clock: clock)
-        federation = RoomFederation(settings: settings, rooms: rooms, storage: storage, ephemeral: ephemeral, notifier: notifier,
-                                clock: clock, logger: logger, signingKey: signingKey)
         openID = OpenIDTokens(clock: clock)
-        let federation = federation
         rooms.federation.withLock { $0 = federation }
+        federation.endToEnd.withLock { $0 = keys }
     }
 
     public var serverName: ServerName { settings.serverName }

@@ -10,8 +10,8 @@ public protocol Storage: Sendable {
     var rooms: any RoomStore { get }
     var userData: any UserDataStore { get }
     var media: any MediaStore { get }
-    var keys: any KeyStore { get }
     var federationInbox: any FederationInboxStore { get }
+    var keys: any KeyStore { get }
     var federation: any FederationStore { get }
 }
 

@@ -280,30 +280,6 @@ enum SQLiteSchema {
                     received_at INTEGER NOT NULL,
                     PRIMARY KEY (origin, txn_id)
                 );
-                -- m.device_list_update and m.signing_key_update EDUs from remote servers, kept for
-                -- end-to-end encryption.
-                CREATE TABLE remote_device_list_updates (
-                    stream INTEGER PRIMARY KEY NOT NULL,
-                    user_id TEXT NOT NULL,
-                    edu_type TEXT NOT NULL,
-                    device_id TEXT,
-                    stream_id INTEGER,
-                    content TEXT NOT NULL,
-                    received_at INTEGER NOT NULL
-                );
-                CREATE INDEX remote_device_list_updates_by_user ON remote_device_list_updates(user_id, stream);
-                -- To-device messages for local devices, delivered through /sync.
-                CREATE TABLE to_device_inbox (
-                    stream INTEGER PRIMARY KEY NOT NULL,
-                    recipient TEXT NOT NULL,
-                    device_id TEXT NOT NULL,
-                    sender TEXT NOT NULL,
-                    type TEXT NOT NULL,
-                    content TEXT NOT NULL,
-                    origin TEXT,
-                    message_id TEXT
-                );
-                CREATE INDEX to_device_inbox_by_device ON to_device_inbox(recipient, device_id, stream);
                 """)
         }
         // Extended profile fields (`m.tz`, custom keys); display name and avatar stay on accounts.

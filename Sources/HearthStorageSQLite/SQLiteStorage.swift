@@ -17,8 +17,8 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
     public let rooms: any RoomStore
     public let userData: any UserDataStore
     public let media: any MediaStore
-    public let keys: any KeyStore
     public let federationInbox: any FederationInboxStore
+    public let keys: any KeyStore
     /// Server keys, the outbound federation queue and the egress audit log.
     public let federation: any FederationStore
 
@@ -39,8 +39,8 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
         rooms = SQLiteRoomStore(pool: pool)
         userData = SQLiteUserDataStore(pool: pool)
         media = SQLiteMediaStore(pool: pool)
-        keys = SQLiteKeyStore(pool: pool)
         federationInbox = SQLiteFederationInboxStore(pool: pool)
+        keys = SQLiteKeyStore(pool: pool)
         federation = SQLiteFederationStore(pool: pool)
     }
 

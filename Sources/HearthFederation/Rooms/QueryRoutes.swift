@@ -40,13 +40,13 @@ enum QueryRoutes {
                 return MatrixResponse(json: try homeserver.openID.userInfo(token))
             },
             e.signed(.get, FederationEndpoint.federation("/user/devices/{userId}")) { request, _ in
-                MatrixResponse(json: try await federation.userDevices(try request.userID()))
+                MatrixResponse(json: try await homeserver.keys.devicesForServer(try request.userID()))
             },
             e.signed(.post, FederationEndpoint.federation("/user/keys/query")) { request, _ in
-                MatrixResponse(json: try await federation.queryKeys(try request.jsonBody()))
+                MatrixResponse(json: try await homeserver.keys.queryForServer(try request.jsonBody()))
             },
             e.signed(.post, FederationEndpoint.federation("/user/keys/claim")) { request, _ in
-                MatrixResponse(json: try await federation.claimKeys(try request.jsonBody()))
+                MatrixResponse(json: try await homeserver.keys.claimForServer(try request.jsonBody()))
             },
         ]
     }

@@ -7,6 +7,12 @@ public protocol RemoteKeyService: Sendable {
     func queryKeys(_ request: [UserID: [String]], from server: ServerName) async throws -> JSONObject
     func claimKeys(_ request: [UserID: [String: String]], from server: ServerName) async throws -> JSONObject
     func sendToDevice(type: String, sender: UserID, messages: [UserID: [String: JSONObject]], to server: ServerName) async throws
+    /// A local user's devices or cross-signing keys changed: servers sharing a room are told.
+    func announceDeviceListChange(of user: UserID) async
+}
+
+extension RemoteKeyService {
+    public func announceDeviceListChange(of user: UserID) async {}
 }
 
 /// The server side of end-to-end encryption: it stores and relays keys and to-device messages
@@ -71,12 +77,14 @@ public final class EndToEndKeys: Sendable {
     func notifyDeviceListChange(_ user: UserID) async {
         let memberships = (try? await rooms.memberships(of: user)) ?? []
         notifier.notify(rooms: memberships.filter { $0.membership == "join" }.map(\.roomID.rawValue), users: [user.rawValue])
+        if user.server == settings.serverName { await remote?.announceDeviceListChange(of: user) }
     }
 
     // MARK: Query and claim
 
     /// `POST /keys/query`.
-    public func query(_ requester: Requester, deviceKeys request: [UserID: [String]]) async throws -> JSONObject {
+    /// A server asking on its users' behalf (no requester) never gets user-signing keys.
+    public func query(_ requester: Requester?, deviceKeys request: [UserID: [String]]) async throws -> JSONObject {
         var deviceKeys = JSONObject()
         var masterKeys = JSONObject()
         var selfSigningKeys = JSONObject()
@@ -100,7 +108,7 @@ public final class EndToEndKeys: Sendable {
             let crossSigning = try await store.crossSigningKeys(user)
             if let master = crossSigning["master"] { masterKeys[user.rawValue] = .object(master) }
             if let selfSigning = crossSigning["self_signing"] { selfSigningKeys[user.rawValue] = .object(selfSigning) }
-            if user == requester.userID, let userSigning = crossSigning["user_signing"] { userSigningKeys[user.rawValue] = .object(userSigning) }
+            if user == requester?.userID, let userSigning = crossSigning["user_signing"] { userSigningKeys[user.rawValue] = .object(userSigning) }
         }
         for (server, users) in remoteRequests {
             guard let remote else {

@@ -74,37 +74,6 @@ extension RoomFederation {
         if summary["join_rule"]?.stringValue == "public" || summary["world_readable"]?.boolValue == true { return true }
         return try await serversInRoom(roomID).contains(origin)
     }
-
-    /// `GET /_matrix/federation/v1/user/devices/{userId}`: the devices this server knows for
-    /// one of its users (keys belong to end-to-end encryption, which stores none yet).
-    /// Spec: https://spec.matrix.org/v1.19/server-server-api/#get_matrixfederationv1userdevicesuserid
-    public func userDevices(_ user: UserID) async throws -> JSONObject {
-        guard isLocal(user), try await accounts.account(user) != nil else { throw MatrixError.notFound("Unknown user \(user)") }
-        let devices = try await accounts.devices(of: user).sorted { $0.deviceID < $1.deviceID }.map { device -> JSONValue in
-            var entry: JSONObject = ["device_id": .string(device.deviceID), "keys": [:]]
-            if let name = device.displayName { entry["device_display_name"] = .string(name) }
-            return .object(entry)
-        }
-        return ["user_id": .string(user.rawValue), "stream_id": .int(Int64(devices.count)), "devices": .array(devices)]
-    }
-
-    /// `POST /_matrix/federation/v1/user/keys/query`: device keys of this server's users. No
-    /// device keys are stored yet, so each user asked about maps to an empty object.
-    public func queryKeys(_ body: JSONObject) async throws -> JSONObject {
-        guard let requested = body["device_keys"]?.objectValue else { throw MatrixError.badJSON("device_keys must be an object") }
-        var deviceKeys = JSONObject()
-        for member in requested {
-            guard let user = UserID(member.key), isLocal(user), try await accounts.account(user) != nil else { continue }
-            deviceKeys[user.rawValue] = [:]
-        }
-        return ["device_keys": .object(deviceKeys)]
-    }
-
-    /// `POST /_matrix/federation/v1/user/keys/claim`: one-time keys; none are stored yet.
-    public func claimKeys(_ body: JSONObject) async throws -> JSONObject {
-        guard body["one_time_keys"]?.objectValue != nil else { throw MatrixError.badJSON("one_time_keys must be an object") }
-        return ["one_time_keys": [:]]
-    }
 }
 
 /// OpenID tokens: a short-lived proof of identity a user hands to a third party, which asks

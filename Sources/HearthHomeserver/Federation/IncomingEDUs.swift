@@ -1,6 +1,7 @@
 public import HearthCore
 import HearthStorage
 import Logging
+import Synchronization
 
 /// EDUs other servers send: typing, receipts, presence, device lists, to-device messages.
 /// Spec: https://spec.matrix.org/v1.19/server-server-api/#edus
@@ -79,41 +80,30 @@ extension RoomFederation {
         }
     }
 
-    /// `m.device_list_update` and `m.signing_key_update`, kept for end-to-end encryption.
+    /// `m.device_list_update` and `m.signing_key_update`: the user's devices changed, so local
+    /// clients sharing a room with them re-query their keys (through /user/keys/query).
     /// Spec: https://spec.matrix.org/v1.19/server-server-api/#device-management
     private func receiveDeviceListUpdate(_ type: String, _ content: JSONObject, from origin: ServerName) async throws {
-        guard let user = content["user_id"]?.stringValue.flatMap(UserID.init), user.server == origin else { return }
-        try await inbox.saveDeviceListUpdate(RemoteDeviceListUpdate(
-            userID: user, eduType: type, deviceID: content["device_id"]?.stringValue, streamID: content["stream_id"]?.intValue,
-            content: content, receivedAt: clock.now()))
+        guard let user = content["user_id"]?.stringValue.flatMap(UserID.init), user.server == origin,
+              let keys = endToEnd.withLock({ $0 })
+        else { return }
+        try await keys.store.markDeviceListChanged(user)
+        await keys.notifyDeviceListChange(user)
     }
 
-    /// `m.direct_to_device`: one message per local device (`*` means all of the user's devices).
+    /// `m.direct_to_device`: queued for the local devices named (`*`: all of the user's).
     /// Spec: https://spec.matrix.org/v1.19/server-server-api/#send-to-device-messaging
     private func receiveToDevice(_ content: JSONObject, from origin: ServerName) async throws {
         guard let sender = content["sender"]?.stringValue.flatMap(UserID.init), sender.server == origin,
-              let type = content["type"]?.stringValue, let messages = content["messages"]?.objectValue
+              let type = content["type"]?.stringValue, let messages = content["messages"]?.objectValue,
+              let messageID = content["message_id"]?.stringValue, let keys = endToEnd.withLock({ $0 })
         else { return }
-        let messageID = content["message_id"]?.stringValue
-        var queued: [ToDeviceMessage] = []
+        var byUser: [UserID: [String: JSONObject]] = [:]
         for recipient in messages {
-            guard let user = UserID(recipient.key), isLocal(user), let byDevice = recipient.value.objectValue else { continue }
-            let devices = try await accounts.devices(of: user).map(\.deviceID)
-            for entry in byDevice {
-                let device = entry.key
-                guard let body = entry.value.objectValue else { continue }
-                for target in device == "*" ? devices : devices.filter({ $0 == device }) {
-                    queued.append(ToDeviceMessage(recipient: user, deviceID: target, sender: sender, type: type, content: body,
-                                                  origin: origin, messageID: messageID))
-                }
-            }
+            guard let user = UserID(recipient.key), isLocal(user), let devices = recipient.value.objectValue else { continue }
+            for device in devices { if let body = device.value.objectValue { byUser[user, default: [:]][device.key] = body } }
         }
-        guard !queued.isEmpty else { return }
-        // The same queue local senders use (`KeyStore`), so /sync delivers and acknowledges both
-        // alike; the remote message ID makes a retried EDU idempotent.
-        let fresh = try await keys.queueToDevice(
-            sender: sender, senderDevice: "federation:\(origin.rawValue)", transactionID: messageID, type: type,
-            messages: queued.map { ($0.recipient, $0.deviceID, $0.content) })
-        if fresh { notifier.notify(rooms: [], users: Array(Set(queued.map(\.recipient.rawValue)))) }
+        guard !byUser.isEmpty else { return }
+        try await keys.receiveToDevice(sender: sender, type: type, messages: byUser, messageID: "\(origin.rawValue)/\(messageID)")
     }
 }

@@ -14,8 +14,6 @@ public final class RoomFederation: Sendable {
     let rooms: Rooms
     let store: any RoomStore
     let inbox: any FederationInboxStore
-    /// To-device messages from other servers join the local queue.
-    let keys: any KeyStore
     let accounts: any AccountStore
     let userData: any UserDataStore
     let ephemeral: EphemeralState
@@ -30,6 +28,8 @@ public final class RoomFederation: Sendable {
     /// Transactions being processed, so a retry that arrives meanwhile waits for the same answer.
     let inFlight = Mutex<[String: Task<JSONObject, Never>]>([:])
     let limits: FederationLimits
+    /// Set once by `Homeserver`: to-device messages and device lists from other servers.
+    let endToEnd = Mutex<EndToEndKeys?>(nil)
 
     init(settings: HomeserverSettings, rooms: Rooms, storage: any Storage, ephemeral: EphemeralState,
          notifier: StreamNotifier, clock: any WallClock, logger: Logger, signingKey: SigningKey,
@@ -38,7 +38,6 @@ public final class RoomFederation: Sendable {
         self.rooms = rooms
         self.store = storage.rooms
         self.inbox = storage.federationInbox
-        self.keys = storage.keys
         self.accounts = storage.accounts
         self.userData = storage.userData
         self.ephemeral = ephemeral

@@ -229,6 +229,47 @@ struct SynapseFederationTests {
         }
     }
 
+    @Test func deviceKeysAndToDeviceMessagesCrossToSynapse() async throws {
+        try await Self.withPair { p in
+            let sam = try await p.synapse.register("sam")
+            let hanna = UserID("@hanna:\(p.hearth.name.rawValue)")!
+            _ = try await p.hs.accounts.createAccount(userID: hanna, password: nil, deviceID: "HANNADEV")
+            let room = try await p.synapse.createRoom(sam, ["preset": "public_chat"])
+            try await p.hs.rooms.join(room, user: hanna, via: [p.synapse.serverName])
+            let deviceKeys: JSONObject = [
+                "user_id": .string(sam.id.rawValue), "device_id": .string(sam.deviceID),
+                "algorithms": ["m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"],
+                "keys": .object(["curve25519:\(sam.deviceID)": "c2FtY3VydmU", "ed25519:\(sam.deviceID)": "c2FtZWQyNTUxOQ"] as JSONObject),
+                "signatures": .object([sam.id.rawValue: .object(["ed25519:\(sam.deviceID)": "c2lnbmF0dXJl"] as JSONObject)] as JSONObject),
+            ]
+            try await p.synapse.call("POST", "/_matrix/client/v3/keys/upload", token: sam.token, json: ["device_keys": .object(deviceKeys)])
+
+            // Hearth asks Synapse for sam's keys (POST /user/keys/query over federation).
+            let answer = try await p.hs.keys.query(nil, deviceKeys: [sam.id: []])
+            #expect(answer["device_keys"]?[sam.id.rawValue]?[sam.deviceID]?["keys"]?["ed25519:\(sam.deviceID)"]?.stringValue == "c2FtZWQyNTUxOQ")
+            #expect(answer["failures"]?.objectValue?.isEmpty == true)
+            // Synapse asks Hearth for hanna's.
+            let fromSynapse = try await p.synapse.call("POST", "/_matrix/client/v3/keys/query", token: sam.token,
+                                                       json: ["device_keys": .object([hanna.rawValue: []] as JSONObject)])
+            #expect(fromSynapse["device_keys"]?[hanna.rawValue] != nil, "\(fromSynapse.encodedString())")
+            #expect(fromSynapse["failures"]?.objectValue?.isEmpty == true, "\(fromSynapse.encodedString())")
+
+            // To-device messages both ways, as m.direct_to_device EDUs.
+            try await p.hs.federation.sendToDevice(type: "org.hearth.test", sender: hanna,
+                                                   messages: [sam.id: [sam.deviceID: ["n": 1]]], to: p.synapse.serverName)
+            try await Self.eventually("sam's device got hanna's message") {
+                let events = try await p.synapse.sync(sam)["to_device"]?["events"]?.arrayValue ?? []
+                return events.contains { $0["type"]?.stringValue == "org.hearth.test" && $0["sender"]?.stringValue == hanna.rawValue }
+            }
+            try await p.synapse.call("PUT", "/_matrix/client/v3/sendToDevice/org.hearth.test/\(UUID().uuidString)", token: sam.token,
+                                     json: ["messages": .object([hanna.rawValue: ["HANNADEV": ["n": 2]]] as JSONObject)])
+            try await Self.eventually("hanna's device got sam's message") {
+                try await p.hs.storage.keys.toDeviceMessages(hanna, "HANNADEV", after: 0, limit: 10)
+                    .contains { $0.type == "org.hearth.test" && $0.sender == sam.id && $0.content["n"]?.intValue == 2 }
+            }
+        }
+    }
+
     static func edit(of original: EventID, _ text: String) -> JSONObject {
         ["msgtype": "m.text", "body": .string("* " + text),
          "m.new_content": ["msgtype": "m.text", "body": .string(text)],

@@ -177,6 +177,7 @@ final class SynapsePeer: @unchecked Sendable {
     struct User: Sendable {
         let id: UserID
         let token: String
+        let deviceID: String
     }
 
     /// Registers a user with the shared-secret admin API.
@@ -192,6 +193,6 @@ final class SynapsePeer: @unchecked Sendable {
         guard let token = answer["access_token"]?.stringValue, let id = answer["user_id"]?.stringValue.flatMap(UserID.init) else {
             throw FedTestError("registration answered \(answer.encodedString())")
         }
-        return User(id: id, token: token)
+        return User(id: id, token: token, deviceID: answer["device_id"]?.stringValue ?? "")
     }
 }
