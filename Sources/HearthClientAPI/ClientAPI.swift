@@ -33,5 +33,6 @@ public enum ClientAPI {
             + MediaRoutes.routes(endpoint)
             + ReportingRoutes.routes(endpoint)
             + EndToEndRoutes.routes(endpoint)
+            + PolicyRoutes.routes(endpoint)
     }
 }

@@ -4,6 +4,7 @@ import HearthCore
 import HearthFederation
 import HearthHomeserver
 import HearthServer
+import HearthStorage
 import Logging
 
 @main
@@ -11,7 +12,7 @@ struct Hearth: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hearth",
         abstract: "Hearth: a Matrix homeserver for organizations that keep their members' data to themselves.",
-        subcommands: [Serve.self, GenerateConfig.self, RegisterUser.self, RotateKey.self, Routes.self],
+        subcommands: [Serve.self, GenerateConfig.self, RegisterUser.self, RotateKey.self, Audit.self, Policy.self, Routes.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -20,8 +21,10 @@ struct ConfigOption: ParsableArguments {
     var config: String?
 
     /// The configuration from the file, or the local default when no file is given.
-    func load() throws -> HearthConfig {
-        guard let path = config else { return .localDefault() }
+    func load() throws -> HearthConfig { try Self.load(path: config) }
+
+    static func load(path: String?) throws -> HearthConfig {
+        guard let path else { return .localDefault() }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ValidationError("cannot read configuration file \(path)")
         }
@@ -56,7 +59,9 @@ struct Serve: AsyncParsableCommand {
         if options.config == nil {
             logger.notice("no --config given: running the local default (localhost:8008, data in \(config.dataDirectory))")
         }
-        try await HearthServer.run(config, logger: logger)
+        let path = options.config
+        let reload: (@Sendable () throws -> HearthConfig)? = if let path { { try ConfigOption.load(path: path) } } else { nil }
+        try await HearthServer.run(config, logger: logger, reload: reload)
     }
 }
 
@@ -150,6 +155,108 @@ struct Routes: AsyncParsableCommand {
         logger.logLevel = .error
         for route in try HearthServer.registeredRoutes(logger: logger) {
             print("\(route.method) \(route.path)")
+        }
+    }
+}
+
+/// Reads the egress audit log: every decision of the gate, filtered, oldest first.
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the egress audit log (what left for other servers, what was refused, by which rule).")
+
+    @OptionGroup var options: ConfigOption
+
+    @Option(help: "Only records about this room.") var room: String?
+    @Option(help: "Only records about this user.") var user: String?
+    @Option(help: "Only records for this destination server.") var destination: String?
+    @Option(help: "Only allow, refuse or reshape.") var decision: String?
+    @Option(help: "Only this kind of data (pdu, m.typing, m.receipt, m.presence, profile, media, …).") var dataKind: String?
+    @Option(help: "From this time (ISO 8601, e.g. 2026-12-01T00:00:00Z, or milliseconds since 1970).") var since: String?
+    @Option(help: "Before this time (same formats).") var until: String?
+    @Option(help: "At most this many records.") var limit = 1000
+    @Flag(help: "One JSON object per line instead of text.") var json = false
+    @Flag(help: "Check the hash chain of the whole log instead of listing records.") var verify = false
+
+    func run() async throws {
+        let config = try options.load()
+        let homeserver = try HearthServer.makeHomeserver(config, logger: Logger(label: "hearth"))
+        let store = homeserver.storage.federation
+        if verify {
+            let result = try await AuditVerification.run(store)
+            if let broken = result.brokenAt {
+                print("The audit log is broken at record \(broken): it was changed, removed or reordered after it was written.")
+                throw ExitCode(1)
+            }
+            print("The audit log is intact (\(result.records) records checked).")
+            return
+        }
+        guard decision == nil || ["allow", "refuse", "reshape"].contains(decision!) else {
+            throw ValidationError("--decision must be allow, refuse or reshape")
+        }
+        let filter = AuditFilter(destination: destination, roomID: room, userID: user, decision: decision, dataKind: dataKind,
+                                 since: try since.map(Self.time), until: try until.map(Self.time))
+        var after: Int64 = 0
+        var shown = 0
+        while shown < limit {
+            let page = try await store.auditRecords(matching: filter, after: after, limit: min(1000, limit - shown))
+            if page.isEmpty { break }
+            for record in page {
+                print(json ? String(decoding: JSONValue.object(record.json).encoded(), as: UTF8.self) : Self.line(record))
+            }
+            shown += page.count
+            after = page.last!.sequence
+        }
+    }
+
+    static func time(_ text: String) throws -> Int64 {
+        if let milliseconds = Int64(text) { return milliseconds }
+        let formatter = ISO8601DateFormatter()
+        guard let date = formatter.date(from: text) else { throw ValidationError("'\(text)' is not a time (ISO 8601 or milliseconds)") }
+        return Int64(date.timeIntervalSince1970 * 1000)
+    }
+
+    static func line(_ record: EgressAuditRecord) -> String {
+        let date = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(record.timestamp) / 1000))
+        var parts = ["#\(record.sequence)", date, record.decision.uppercased(), record.destination ?? "-", record.kind]
+        if let kind = record.dataKind { parts.append(kind) } else { parts.append("\(record.method) \(record.path)") }
+        if let room = record.roomID { parts.append("room=\(room)") }
+        if let user = record.userID { parts.append("user=\(user)") }
+        if let rule = record.rule { parts.append("rule=\(rule)") }
+        if let reason = record.reason { parts.append("(\(reason))") }
+        return parts.joined(separator: " ")
+    }
+}
+
+struct Policy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The organization policy: what may leave this server.", subcommands: [Explain.self])
+
+    /// Shows what would and would not leave for a destination, and why, without sending anything.
+    struct Explain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show what would and would not leave for a destination (for a room and a user), and which rule decides.")
+
+        @OptionGroup var options: ConfigOption
+        @Option(help: "The remote server (e.g. partner-clinic.example).") var destination: String
+        @Option(help: "A room ID: its events, typing and receipts.") var room: String?
+        @Option(help: "A local user ID: their profile, invites and member events.") var user: String?
+        @Flag(help: "JSON instead of text.") var json = false
+
+        func run() async throws {
+            let config = try options.load()
+            guard let server = ServerName(destination) else { throw ValidationError("'\(destination)' is not a server name") }
+            let roomID = try room.map { text in
+                guard let id = RoomID(text) else { throw ValidationError("'\(text)' is not a room ID") }
+                return id
+            }
+            let userID = try user.map { text in
+                guard let id = UserID(text) else { throw ValidationError("'\(text)' is not a user ID") }
+                return id
+            }
+            let homeserver = try HearthServer.makeHomeserver(config, logger: Logger(label: "hearth"))
+            let explanation = try await PolicyExplanation.explain(destination: server, roomID: roomID, userID: userID,
+                                                                  rooms: homeserver.rooms)
+            print(json ? String(decoding: JSONValue.object(explanation.json).encoded(), as: UTF8.self) : explanation.text)
         }
     }
 }

@@ -30,7 +30,8 @@ public final class Homeserver: Sendable {
         self.logger = logger
         notifier = StreamNotifier()
         accounts = Accounts(settings: settings, store: storage.accounts, clock: clock, uia: UserInteractiveAuth(clock: clock))
-        rooms = Rooms(settings: settings, store: storage.rooms, accounts: storage.accounts, signingKey: signingKey,
+        rooms = Rooms(settings: settings, store: storage.rooms, accounts: storage.accounts, roomPolicies: storage.roomPolicies,
+                      signingKey: signingKey,
                       clock: clock, notifier: notifier, logger: logger)
         ephemeral = EphemeralState(clock: clock, notifier: notifier)
         let federation = RoomFederation(settings: settings, rooms: rooms, storage: storage, ephemeral: ephemeral, notifier: notifier,

@@ -21,6 +21,8 @@ public struct HomeserverSettings: Sendable {
     public var mediaDirectory: String
     /// Base URL clients reach this server at (for /.well-known and links).
     public var publicBaseURL: String?
+    /// The organization policy in force (replaced in place when the configuration is reloaded).
+    public var policy = PolicyHolder()
 
     public init(serverName: ServerName, enableRegistration: Bool = false, registrationRequiresToken: Bool = false,
                 registrationSharedSecret: String? = nil, allowGuestAccess: Bool = false,

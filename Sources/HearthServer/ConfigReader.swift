@@ -93,6 +93,21 @@ final class ConfigMapping {
         }
     }
 
+    enum ScalarOrList {
+        case scalar(String, line: Int)
+        case list([String], line: Int)
+    }
+
+    /// A value that may be written as one word (`true`, `refuse`) or as a list of strings.
+    func scalarOrList(_ key: String) throws -> ScalarOrList? {
+        guard let (value, line) = entry(key) else { return nil }
+        if let text = value.string { return .scalar(text, line: line) }
+        guard value.sequence != nil, let list = try strings(key) else {
+            throw ConfigError("'\(Self.qualified(path, key))' at line \(line) must be a word or a list")
+        }
+        return .list(list, line: line)
+    }
+
     /// A mapping of strings to strings (e.g. `verify_keys`), in file order.
     func stringMap(_ key: String) throws -> [(String, String)]? {
         guard let mapping = try mapping(key) else { return nil }

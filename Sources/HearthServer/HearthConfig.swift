@@ -1,5 +1,6 @@
 import Foundation
 public import HearthCore
+public import HearthHomeserver
 import Yams
 
 /// Hearth's configuration. Names follow Synapse's where the same setting exists, so an
@@ -46,6 +47,8 @@ public struct HearthConfig: Sendable {
     public var rateLimitBurst: Double
     /// Keys, trust, address policy and retry timing of federation.
     public var federation = FederationConfig()
+    /// What may leave the organization (`organization_policy`, Spec/policy.md).
+    public var policy = OrganizationPolicy()
 
     /// The local default `hearth serve` uses without a config file: a server named
     /// `localhost:8008`, open on loopback only, data in `./hearth-data`.
@@ -82,6 +85,7 @@ public struct HearthConfig: Sendable {
         config.publicBaseURL = try root.string("public_baseurl")
         config.signingKeyPath = path(try root.string("signing_key_path") ?? dataDirectory + "/signing.key")
         config.federation = try FederationConfig.parse(root, path: path)
+        config.policy = try PolicyConfig.parse(root)
         config.federation.oldSigningKeysPath = dataDirectory + "/old_signing_keys"
         config.mediaStorePath = path(try root.string("media_store_path") ?? dataDirectory + "/media")
         if let database = try root.mapping("database") {

@@ -40,12 +40,13 @@ public enum HearthServer {
         let storage = try SQLiteStorage(path: config.databasePath,
                                         synchronous: config.sqliteSynchronous == "normal" ? .normal : .full)
         let key = try loadOrCreateSigningKey(at: config.signingKeyPath, logger: logger)
-        let settings = HomeserverSettings(
+        var settings = HomeserverSettings(
             serverName: config.serverName, enableRegistration: config.enableRegistration,
             registrationRequiresToken: config.registrationRequiresToken,
             registrationSharedSecret: config.registrationSharedSecret, allowGuestAccess: config.allowGuestAccess,
             defaultRoomVersion: config.defaultRoomVersion, maxUploadSize: config.maxUploadSize,
             bcryptRounds: config.bcryptRounds, mediaDirectory: config.mediaStorePath, publicBaseURL: config.publicBaseURL)
+        settings.policy.replace(config.policy)
         return try Homeserver(settings: settings, storage: storage, signingKey: key, logger: logger)
     }
 
@@ -53,7 +54,7 @@ public enum HearthServer {
     /// and the configured trust, address policy and retry timing. It serves the room layer's
     /// federation routes (plus `routes`), and the homeserver's room layer is connected to it.
     public static func makeFederation(_ config: HearthConfig, homeserver: Homeserver, logger: Logger,
-                                      policy: any EgressPolicy = AllowEverything(), audit: (any AuditSink)? = nil,
+                                      policy: (any EgressPolicy)? = nil, audit: (any AuditSink)? = nil,
                                       transport: ((inout FederationTransportSettings) -> Void)? = nil,
                                       routes: @escaping @Sendable (FederationEndpoint) -> [Route] = { _ in [] }) throws -> Federation {
         let keys = LocalServerKeys(serverName: config.serverName, current: homeserver.signingKey,
@@ -64,7 +65,8 @@ public enum HearthServer {
         let rooms = homeserver.rooms
         let federation = try Federation(
             serverName: config.serverName, keys: keys, store: homeserver.storage.federation, settings: settings,
-            policy: policy, audit: audit, logger: logger, now: { clock.now() }, roomACL: { roomID in
+            policy: policy ?? OrganizationEgressPolicy(facts: rooms, serverName: config.serverName), audit: audit, logger: logger,
+            now: { clock.now() }, roomACL: { roomID in
                 try await rooms.currentStateEvent(roomID, StateKey("m.room.server_acl", "")).map {
                     ServerACL(content: $0.content)
                 }
@@ -117,12 +119,28 @@ public enum HearthServer {
 
     /// One Hummingbird application per listener address, TLS where the listener asks for it,
     /// plus the federation sender's lifecycle when `federation` is given.
+    /// - Parameter tap: sees every request as it arrived, body included, before it is routed
+    ///   (diagnostics; the leak tests' recording peer keeps every byte it was sent).
     public static func applications(for homeserver: Homeserver, federation: Federation? = nil, config: HearthConfig, logger: Logger,
-                                    onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) throws -> [any Service] {
+                                    onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in },
+                                    tap: RequestTap? = nil) throws -> [any Service] {
         var services: [any Service] = []
         var certificates: TLSCertificates? = nil
         for listener in config.listeners {
             let router = router(for: homeserver, federation: federation, resources: listener.resources, config: config, logger: logger)
+            let routed = router.responder
+            let responder = tap.map { tap in
+                CallbackResponder<MatrixRequestContext> { request, context in
+                    var request = request
+                    let body = (try? await request.body.collect(upTo: config.maxUploadSize + (1 << 20))) ?? ByteBuffer()
+                    request.body = RequestBody(buffer: body)
+                    var headers: [(String, String)] = []
+                    for field in request.headers { headers.append((field.name.canonicalName, field.value)) }
+                    await tap(TappedRequest(method: request.method.rawValue, uri: request.uri.description, headers: headers,
+                                            body: Array(body.readableBytesView)))
+                    return try await routed.respond(to: request, context: context)
+                }
+            } ?? routed
             var server: HTTPServerBuilder = .http1()
             if listener.tls {
                 guard let certificatePath = config.tlsCertificatePath, let keyPath = config.tlsPrivateKeyPath else {
@@ -134,7 +152,7 @@ public enum HearthServer {
             }
             for address in listener.bindAddresses {
                 let app = Application(
-                    responder: router.responder,
+                    responder: responder,
                     server: server,
                     configuration: ApplicationConfiguration(address: .hostname(address, port: listener.port), serverName: "Hearth"),
                     onServerRunning: { channel in
@@ -148,13 +166,17 @@ public enum HearthServer {
         return services
     }
 
-    /// Runs until SIGTERM or SIGINT, then finishes in-flight requests and stops.
-    public static func run(_ config: HearthConfig, logger: Logger) async throws {
+    /// Runs until SIGTERM or SIGINT, then finishes in-flight requests and stops. SIGHUP
+    /// re-reads the organization policy through `reload` (the configuration file, re-parsed).
+    public static func run(_ config: HearthConfig, logger: Logger,
+                           reload: (@Sendable () throws -> HearthConfig)? = nil) async throws {
         let homeserver = try makeHomeserver(config, logger: logger)
         let federation = try makeFederation(config, homeserver: homeserver, logger: logger)
-        let services = try applications(for: homeserver, federation: federation, config: config, logger: logger) { address, port in
+        var services = try applications(for: homeserver, federation: federation, config: config, logger: logger, onListening: { address, port in
             logger.notice("listening", metadata: ["address": "\(address)", "port": "\(port)", "server_name": "\(config.serverName)"])
-        }
+        })
+        services.append(AuditRetentionService(homeserver: homeserver, logger: logger))
+        if let reload { services.append(PolicyReloadService(homeserver: homeserver, reload: reload, logger: logger)) }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(services: services.map { .init(service: $0) },
                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -174,3 +196,54 @@ struct FederationService: Service {
         await federation.shutdown()
     }
 }
+
+/// Reloads the organization policy on SIGHUP. A configuration that does not parse leaves the
+/// policy in force as it was (and says why in the log).
+struct PolicyReloadService: Service {
+    let homeserver: Homeserver
+    let reload: @Sendable () throws -> HearthConfig
+    let logger: Logger
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        for await _ in signals.cancelOnGracefulShutdown() {
+            do {
+                let config = try reload()
+                homeserver.settings.policy.replace(config.policy)
+                logger.notice("organization policy reloaded")
+            } catch {
+                logger.error("configuration not reloaded; the policy in force is unchanged", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
+
+/// Prunes audit records older than the policy's retention, hourly.
+struct AuditRetentionService: Service {
+    let homeserver: Homeserver
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            if let retention = homeserver.settings.policy.current.auditRetention {
+                do {
+                    let pruned = try await homeserver.storage.federation.pruneAuditRecords(before: homeserver.clock.now() - retention)
+                    if pruned > 0 { logger.info("audit records past retention pruned", metadata: ["count": "\(pruned)"]) }
+                } catch {
+                    logger.error("audit pruning failed", metadata: ["error": "\(error)"])
+                }
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
+        }
+    }
+}
+
+/// A request as a listener received it.
+public struct TappedRequest: Sendable {
+    public var method: String
+    public var uri: String
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+}
+
+public typealias RequestTap = @Sendable (TappedRequest) async -> Void

@@ -110,7 +110,10 @@ public protocol OutboundQueueStore: Sendable {
 
 // MARK: - Egress audit
 
-/// One decision of the egress gate, as recorded.
+/// One decision of the egress gate, as recorded. A transaction or response is recorded once as
+/// a whole (its envelope) and once per item inside it that a rule looked at (`dataKind` set:
+/// a PDU, a typing notice, a receipt, a profile…). Each record carries the hash of the one
+/// before it, so a changed, removed or reordered record breaks the chain (`AuditChain`).
 public struct EgressAuditRecord: Sendable, Hashable {
     /// Assigned by the store on append (0 before).
     public var sequence: Int64
@@ -127,9 +130,20 @@ public struct EgressAuditRecord: Sendable, Hashable {
     /// SHA-256 (hex) of the body as it left, when there was one.
     public var bodyDigest: String?
     public var bodySize: Int
+    /// What the record is about inside the envelope (`pdu`, `m.typing`, `profile`…); nil for
+    /// the envelope itself.
+    public var dataKind: String?
+    public var roomID: String?
+    public var userID: String?
+    /// The policy rule that decided (`room_class.partners`…), Spec/policy.md lists them.
+    public var rule: String?
+    /// Set by the store on append: the previous record's hash, and this record's.
+    public var previousHash: String
+    public var hash: String
 
     public init(sequence: Int64 = 0, timestamp: Milliseconds, destination: String?, kind: String, method: String, path: String,
-                decision: String, reason: String?, bodyDigest: String?, bodySize: Int) {
+                decision: String, reason: String?, bodyDigest: String?, bodySize: Int, dataKind: String? = nil,
+                roomID: String? = nil, userID: String? = nil, rule: String? = nil, previousHash: String = "", hash: String = "") {
         self.sequence = sequence
         self.timestamp = timestamp
         self.destination = destination
@@ -140,13 +154,135 @@ public struct EgressAuditRecord: Sendable, Hashable {
         self.reason = reason
         self.bodyDigest = bodyDigest
         self.bodySize = bodySize
+        self.dataKind = dataKind
+        self.roomID = roomID
+        self.userID = userID
+        self.rule = rule
+        self.previousHash = previousHash
+        self.hash = hash
+    }
+
+    /// The hash this record must carry after `previous`: SHA-256 over the previous hash and
+    /// the canonical JSON of every field but the hashes.
+    public func chainHash(after previous: String) -> String {
+        var fields: JSONObject = [
+            "sequence": .int(sequence), "ts": .int(timestamp), "kind": .string(kind), "method": .string(method),
+            "path": .string(path), "decision": .string(decision), "body_size": .int(Int64(bodySize)),
+        ]
+        let optional: [(String, String?)] = [("destination", destination), ("reason", reason), ("body_sha256", bodyDigest),
+                                             ("data_kind", dataKind), ("room_id", roomID), ("user_id", userID), ("rule", rule)]
+        for (key, value) in optional { if let value { fields[key] = .string(value) } }
+        let canonical = (try? JSONValue.object(fields).canonicalBytes()) ?? []
+        return SHA256Hex.digest(Array(previous.utf8) + [0x0a] + canonical)
     }
 }
 
-/// An append-only log: records are added and read, never changed or removed.
+/// Which audit records to read. Every condition given must hold.
+public struct AuditFilter: Sendable, Equatable {
+    public var destination: String?
+    public var roomID: String?
+    public var userID: String?
+    public var decision: String?
+    public var dataKind: String?
+    public var since: Milliseconds?
+    public var until: Milliseconds?
+
+    public init(destination: String? = nil, roomID: String? = nil, userID: String? = nil, decision: String? = nil,
+                dataKind: String? = nil, since: Milliseconds? = nil, until: Milliseconds? = nil) {
+        self.destination = destination
+        self.roomID = roomID
+        self.userID = userID
+        self.decision = decision
+        self.dataKind = dataKind
+        self.since = since
+        self.until = until
+    }
+
+    public func matches(_ record: EgressAuditRecord) -> Bool {
+        (destination == nil || record.destination == destination) && (roomID == nil || record.roomID == roomID)
+            && (userID == nil || record.userID == userID) && (decision == nil || record.decision == decision)
+            && (dataKind == nil || record.dataKind == dataKind) && (since.map { record.timestamp >= $0 } ?? true)
+            && (until.map { record.timestamp < $0 } ?? true)
+    }
+}
+
+/// Checks an audit log's hash chain.
+public enum AuditChain {
+    /// The sequence of the first record whose hash does not follow from the one before (or
+    /// from `anchor`, the hash of the last pruned record), or nil when the chain is intact.
+    public static func firstBreak(in records: [EgressAuditRecord], anchor: String) -> Int64? {
+        var previous = anchor
+        for record in records {
+            guard record.previousHash == previous, record.hash == record.chainHash(after: previous) else { return record.sequence }
+            previous = record.hash
+        }
+        return nil
+    }
+}
+
+/// An append-only log: records are added and read, never changed. Records older than the
+/// retention period are pruned from the oldest end only, and the hash of the last one pruned
+/// is kept as the chain's anchor.
 public protocol EgressAuditStore: Sendable {
+    /// Appends in order, in one transaction, filling in sequence and hashes.
     @discardableResult
-    func appendAuditRecord(_ record: EgressAuditRecord) async throws -> Int64
+    func appendAuditRecords(_ records: [EgressAuditRecord]) async throws -> [EgressAuditRecord]
     /// Records with a sequence above `after`, oldest first.
     func auditRecords(after: Int64, limit: Int) async throws -> [EgressAuditRecord]
+    /// Records matching `filter`, oldest first.
+    func auditRecords(matching filter: AuditFilter, after: Int64, limit: Int) async throws -> [EgressAuditRecord]
+    /// Removes records older than `before`; returns how many went.
+    func pruneAuditRecords(before: Milliseconds) async throws -> Int
+    /// The hash the oldest remaining record follows ("" when nothing was ever pruned).
+    func auditAnchor() async throws -> String
+}
+
+extension EgressAuditStore {
+    @discardableResult
+    public func appendAuditRecord(_ record: EgressAuditRecord) async throws -> Int64 {
+        try await appendAuditRecords([record]).first?.sequence ?? 0
+    }
+}
+
+extension EgressAuditRecord {
+    /// The record as the admin API and `hearth audit --json` show it.
+    public var json: JSONObject {
+        var object: JSONObject = [
+            "sequence": .int(sequence), "ts": .int(timestamp), "kind": .string(kind), "method": .string(method),
+            "path": .string(path), "decision": .string(decision), "body_size": .int(Int64(bodySize)),
+            "previous_hash": .string(previousHash), "hash": .string(hash),
+        ]
+        let optional: [(String, String?)] = [("destination", destination), ("reason", reason), ("body_sha256", bodyDigest),
+                                             ("data_kind", dataKind), ("room_id", roomID), ("user_id", userID), ("rule", rule)]
+        for (key, value) in optional { if let value { object[key] = .string(value) } }
+        return object
+    }
+}
+
+/// Walks the whole audit log, page by page, checking its chain from the anchor.
+public struct AuditVerification: Sendable {
+    public var records: Int
+    /// The first record that does not follow from the one before, if any.
+    public var brokenAt: Int64?
+
+    public static func run(_ store: any EgressAuditStore) async throws -> AuditVerification {
+        var previous = try await store.auditAnchor()
+        var after: Int64 = 0
+        var count = 0
+        while true {
+            let page = try await store.auditRecords(after: after, limit: 5000)
+            if page.isEmpty { break }
+            if let broken = AuditChain.firstBreak(in: page, anchor: previous) { return AuditVerification(records: count, brokenAt: broken) }
+            count += page.count
+            previous = page.last!.hash
+            after = page.last!.sequence
+        }
+        return AuditVerification(records: count, brokenAt: nil)
+    }
+
+    public var json: JSONObject {
+        var object: JSONObject = ["records_checked": .int(Int64(records)), "intact": .bool(brokenAt == nil)]
+        if let brokenAt { object["broken_at"] = .int(brokenAt) }
+        return object
+    }
 }

@@ -13,6 +13,8 @@ public protocol Storage: Sendable {
     var federationInbox: any FederationInboxStore { get }
     var keys: any KeyStore { get }
     var federation: any FederationStore { get }
+    /// Room classes under the organization policy, and media-to-room references.
+    var roomPolicies: any RoomPolicyStore { get }
 }
 
 /// Failures a backend reports in terms the homeserver understands.

@@ -157,31 +157,96 @@ struct SQLiteFederationStore: FederationStore {
 
     // MARK: Egress audit
 
-    func appendAuditRecord(_ record: EgressAuditRecord) async throws -> Int64 {
-        try await storageCall {
+    func appendAuditRecords(_ records: [EgressAuditRecord]) async throws -> [EgressAuditRecord] {
+        guard !records.isEmpty else { return [] }
+        return try await storageCall {
             try await pool.write { db in
-                try db.execute(
-                    sql: """
-                        INSERT INTO egress_audit (ts, destination, kind, method, path, decision, reason, body_sha256, body_size)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [record.timestamp, record.destination, record.kind, record.method, record.path, record.decision,
-                                record.reason, record.bodyDigest, record.bodySize])
-                return db.lastInsertedRowID
+                // One writer at a time (GRDB's pool), so reading the tail and appending is atomic.
+                let tail = try Row.fetchOne(db, sql: "SELECT sequence, hash FROM egress_audit ORDER BY sequence DESC LIMIT 1")
+                let anchor = try Row.fetchOne(db, sql: "SELECT pruned_through, hash FROM egress_audit_anchor WHERE id = 1")
+                var sequence: Int64 = tail?["sequence"] ?? anchor?["pruned_through"] ?? 0
+                var previous: String = tail?["hash"] ?? anchor?["hash"] ?? ""
+                var appended: [EgressAuditRecord] = []
+                for var record in records {
+                    sequence += 1
+                    record.sequence = sequence
+                    record.previousHash = previous
+                    record.hash = record.chainHash(after: previous)
+                    try db.execute(
+                        sql: """
+                            INSERT INTO egress_audit (sequence, ts, destination, kind, method, path, decision, reason, body_sha256,
+                              body_size, data_kind, room_id, user_id, rule, previous_hash, hash)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            """,
+                        arguments: [record.sequence, record.timestamp, record.destination, record.kind, record.method, record.path,
+                                    record.decision, record.reason, record.bodyDigest, record.bodySize, record.dataKind, record.roomID,
+                                    record.userID, record.rule, record.previousHash, record.hash])
+                    previous = record.hash
+                    appended.append(record)
+                }
+                return appended
             }
         }
     }
 
     func auditRecords(after: Int64, limit: Int) async throws -> [EgressAuditRecord] {
-        try await storageCall {
-            try await pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM egress_audit WHERE sequence > ? ORDER BY sequence LIMIT ?",
-                                 arguments: [after, limit]).map { row in
-                    EgressAuditRecord(sequence: row["sequence"], timestamp: row["ts"], destination: row["destination"],
-                                      kind: row["kind"], method: row["method"], path: row["path"], decision: row["decision"],
-                                      reason: row["reason"], bodyDigest: row["body_sha256"], bodySize: row["body_size"])
-                }
+        try await auditRecords(matching: AuditFilter(), after: after, limit: limit)
+    }
+
+    func auditRecords(matching filter: AuditFilter, after: Int64, limit: Int) async throws -> [EgressAuditRecord] {
+        var conditions = ["sequence > ?"]
+        var arguments: [any DatabaseValueConvertible] = [after]
+        let equal: [(String, String?)] = [("destination", filter.destination), ("room_id", filter.roomID), ("user_id", filter.userID),
+                                          ("decision", filter.decision), ("data_kind", filter.dataKind)]
+        for (column, value) in equal {
+            if let value {
+                conditions.append("\(column) = ?")
+                arguments.append(value)
             }
+        }
+        if let since = filter.since { conditions.append("ts >= ?"); arguments.append(since) }
+        if let until = filter.until { conditions.append("ts < ?"); arguments.append(until) }
+        arguments.append(limit)
+        let sql = "SELECT * FROM egress_audit WHERE \(conditions.joined(separator: " AND ")) ORDER BY sequence LIMIT ?"
+        let statementArguments = StatementArguments(arguments.map { $0 as (any DatabaseValueConvertible)? })
+        return try await storageCall {
+            try await pool.read { db in
+                try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(Self.auditRecord)
+            }
+        }
+    }
+
+    static func auditRecord(_ row: Row) -> EgressAuditRecord {
+        EgressAuditRecord(sequence: row["sequence"], timestamp: row["ts"], destination: row["destination"], kind: row["kind"],
+                          method: row["method"], path: row["path"], decision: row["decision"], reason: row["reason"],
+                          bodyDigest: row["body_sha256"], bodySize: row["body_size"], dataKind: row["data_kind"],
+                          roomID: row["room_id"], userID: row["user_id"], rule: row["rule"],
+                          previousHash: row["previous_hash"] ?? "", hash: row["hash"] ?? "")
+    }
+
+    func pruneAuditRecords(before: Milliseconds) async throws -> Int {
+        try await storageCall {
+            try await pool.write { db in
+                // Prune only a prefix: the oldest records up to the first one that is still young.
+                let firstYoung = try Int64.fetchOne(db, sql: "SELECT MIN(sequence) FROM egress_audit WHERE ts >= ?", arguments: [before])
+                let through = try Int64.fetchOne(
+                    db, sql: "SELECT MAX(sequence) FROM egress_audit WHERE sequence < ?", arguments: [firstYoung ?? Int64.max])
+                guard let through,
+                      let hash = try String.fetchOne(db, sql: "SELECT hash FROM egress_audit WHERE sequence = ?", arguments: [through])
+                else { return 0 }
+                try db.execute(sql: """
+                    INSERT INTO egress_audit_anchor (id, pruned_through, hash) VALUES (1, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET pruned_through = excluded.pruned_through, hash = excluded.hash
+                    """, arguments: [through, hash])
+                try db.execute(sql: "DELETE FROM egress_audit WHERE sequence <= ?", arguments: [through])
+                return db.changesCount
+            }
+        }
+    }
+
+    func auditAnchor() async throws -> String {
+        try await storageCall {
+            try await pool.read { db in try String.fetchOne(db, sql: "SELECT hash FROM egress_audit_anchor WHERE id = 1") ?? "" }
         }
     }
 }

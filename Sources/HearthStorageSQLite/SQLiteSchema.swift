@@ -291,6 +291,7 @@ enum SQLiteSchema {
                 );
                 """)
         }
+        registerPolicyMigrations(&migrator)
         return migrator
     }
 }

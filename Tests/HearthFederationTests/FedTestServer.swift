@@ -34,7 +34,7 @@ final class FedTestServer: Sendable {
     ///   - host: `localhost` (a DNS name with a port) or `127.0.0.1` (an IP literal).
     ///   - directory: reuse a data directory (a restart).
     static func start(host: String = "localhost", ca: TestCA, port: Int? = nil, directory: String? = nil,
-                      policy: any EgressPolicy = AllowEverything(),
+                      policy: (any EgressPolicy)? = AllowEverything(), tap: RequestTap? = nil, persistentAudit: Bool = false,
                       routes: @escaping @Sendable (FederationEndpoint) -> [Route] = { _ in [] },
                       configure: (inout HearthConfig) -> Void = { _ in },
                       transport: @escaping (inout FederationTransportSettings) -> Void = { _ in }) async throws -> FedTestServer {
@@ -57,15 +57,15 @@ final class FedTestServer: Sendable {
         let logger = Self.logger
         let homeserver = try HearthServer.makeHomeserver(config, logger: logger)
         let audit = InMemoryAuditSink()
-        let federation = try HearthServer.makeFederation(config, homeserver: homeserver, logger: logger, policy: policy, audit: audit,
+        let federation = try HearthServer.makeFederation(config, homeserver: homeserver, logger: logger, policy: policy,
+                                                         audit: persistentAudit ? nil : audit,
                                                          transport: { settings in
                                                              settings.srvResolver = NoSRV()
                                                              transport(&settings)
                                                          }, routes: routes)
         let listening = Mutex(false)
-        let services = try HearthServer.applications(for: homeserver, federation: federation, config: config, logger: logger) { _, _ in
-            listening.withLock { $0 = true }
-        }
+        let services = try HearthServer.applications(for: homeserver, federation: federation, config: config, logger: logger,
+                                                     onListening: { _, _ in listening.withLock { $0 = true } }, tap: tap)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services.map { .init(service: $0) }, logger: logger))
         let task = Task { try await group.run() }
         for _ in 0..<500 where !listening.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }

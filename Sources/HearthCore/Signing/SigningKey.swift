@@ -28,6 +28,13 @@ public struct SigningKey: Sendable {
     /// The part after `ed25519:`.
     public var version: String { String(keyID.dropFirst("ed25519:".count)) }
 
+    /// A keyed digest of `message` under a secret derived from this key: stable for the key,
+    /// unpredictable without it (per-room pseudonyms use it so nobody else can link them).
+    public func keyedDigest(label: String, _ message: [UInt8]) -> [UInt8] {
+        let secret = SymmetricKey(data: Array(SHA256.hash(data: Array("hearth-derived:\(label)".utf8) + Array(privateKey.rawRepresentation))))
+        return Array(HMAC<SHA256>.authenticationCode(for: message, using: secret))
+    }
+
     public func sign(_ message: [UInt8]) -> [UInt8] {
         // BoringSSL's Ed25519 is deterministic, which the spec's test vectors rely on.
         Array(try! privateKey.signature(for: message))

@@ -64,10 +64,14 @@ public final class EgressGate: Sendable {
 
     /// Asks the policy, records its decision, and returns the item as it may leave.
     private func screen(_ item: EgressItem) async -> EgressDecision {
-        let decision = await policy.decide(item)
-        await audit.record(EgressAuditRecord(item: item, decision: decision, timestamp: now()))
-        return decision
+        let ruling = await policy.rule(item)
+        await audit.record(EgressAuditRecord.records(item: item, ruling: ruling, timestamp: now()))
+        return ruling.decision
     }
+
+    /// What the policy would decide for `item`, without recording or sending anything
+    /// (`hearth policy explain`).
+    public func preview(_ item: EgressItem) async -> EgressRuling { await policy.rule(item) }
 
     // MARK: Responses of this server's routes
 

@@ -79,10 +79,52 @@ public enum EgressDecision: Sendable, Equatable {
     }
 }
 
-/// Decides what may leave. The organization-policy work builds the real one; until then
-/// `AllowEverything` is used.
+/// One thing inside an item that a rule judged: a PDU of a transaction, a typing notice, a
+/// profile in a response… Recorded in the audit log with the envelope.
+public struct EgressFinding: Sendable, Equatable {
+    /// `pdu`, `m.typing`, `m.receipt`, `m.presence`, `m.device_list_update`, `profile`, `media`…
+    public var dataKind: String
+    public var roomID: String?
+    public var userID: String?
+    /// `allow`, `refuse` or `reshape`.
+    public var decision: String
+    public var rule: String
+    public var reason: String
+
+    public init(dataKind: String, roomID: String? = nil, userID: String? = nil, decision: String, rule: String, reason: String) {
+        self.dataKind = dataKind
+        self.roomID = roomID
+        self.userID = userID
+        self.decision = decision
+        self.rule = rule
+        self.reason = reason
+    }
+}
+
+/// A policy's answer for an item: the decision, the rule that settled the item as a whole,
+/// and what it found inside.
+public struct EgressRuling: Sendable, Equatable {
+    public var decision: EgressDecision
+    public var rule: String?
+    public var findings: [EgressFinding]
+
+    public init(decision: EgressDecision, rule: String? = nil, findings: [EgressFinding] = []) {
+        self.decision = decision
+        self.rule = rule
+        self.findings = findings
+    }
+}
+
+/// Decides what may leave. `OrganizationEgressPolicy` is the configured one; `AllowEverything`
+/// serves tests and tools.
 public protocol EgressPolicy: Sendable {
     func decide(_ item: EgressItem) async -> EgressDecision
+    /// The decision with its rule and findings; by default `decide` with neither.
+    func rule(_ item: EgressItem) async -> EgressRuling
+}
+
+extension EgressPolicy {
+    public func rule(_ item: EgressItem) async -> EgressRuling { EgressRuling(decision: await decide(item)) }
 }
 
 public struct AllowEverything: EgressPolicy {
@@ -93,6 +135,14 @@ public struct AllowEverything: EgressPolicy {
 /// Where the gate records its decisions.
 public protocol AuditSink: Sendable {
     func record(_ record: EgressAuditRecord) async
+    /// Several records of one decision, in order (one write where the sink can).
+    func record(_ records: [EgressAuditRecord]) async
+}
+
+extension AuditSink {
+    public func record(_ records: [EgressAuditRecord]) async {
+        for item in records { await self.record(item) }
+    }
 }
 
 /// Keeps records in memory (tests, and servers that do not persist the log).
@@ -123,14 +173,28 @@ public struct StoreAuditSink: AuditSink {
         self.logger = logger
     }
 
-    public func record(_ record: EgressAuditRecord) async {
-        do { try await store.appendAuditRecord(record) } catch {
-            logger.error("cannot record an egress decision", metadata: ["error": "\(error)", "path": "\(record.path)"])
+    public func record(_ record: EgressAuditRecord) async { await self.record([record]) }
+
+    public func record(_ records: [EgressAuditRecord]) async {
+        do { try await store.appendAuditRecords(records) } catch {
+            logger.error("cannot record an egress decision", metadata: ["error": "\(error)", "path": "\(records.first?.path ?? "")"])
         }
     }
 }
 
 extension EgressAuditRecord {
+    /// The records of one ruling: the envelope, then each finding.
+    static func records(item: EgressItem, ruling: EgressRuling, timestamp: Milliseconds) -> [EgressAuditRecord] {
+        var envelope = EgressAuditRecord(item: item, decision: ruling.decision, timestamp: timestamp)
+        envelope.rule = ruling.rule
+        return [envelope] + ruling.findings.map { finding in
+            EgressAuditRecord(timestamp: timestamp, destination: item.destination?.rawValue, kind: item.kind.rawValue,
+                              method: item.method, path: item.path, decision: finding.decision, reason: finding.reason,
+                              bodyDigest: nil, bodySize: 0, dataKind: finding.dataKind, roomID: finding.roomID,
+                              userID: finding.userID, rule: finding.rule)
+        }
+    }
+
     init(item: EgressItem, decision: EgressDecision, timestamp: Milliseconds) {
         let finalBody: EgressBody
         switch decision {
@@ -144,7 +208,7 @@ extension EgressAuditRecord {
         if case .reshape(_, let why) = decision { reason = why }
         self.init(timestamp: timestamp, destination: item.destination?.rawValue, kind: item.kind.rawValue, method: item.method,
                   path: item.path, decision: decision.name, reason: reason,
-                  bodyDigest: bytes.map { SHA256.hash(data: $0).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() },
+                  bodyDigest: bytes.map { SHA256Hex.digest($0) },
                   bodySize: bytes?.count ?? 0)
     }
 }

@@ -138,8 +138,22 @@ public actor FederationSender {
             }
             let pdus = transaction.items.filter { $0.kind == .pdu }.map(\.json)
             let edus = transaction.items.filter { $0.kind == .edu }.map(\.json)
-            let answer = try await client.sendTransaction(transaction.transactionID, pdus: pdus, edus: edus,
-                                                          originServerTS: transaction.originServerTS, to: destination)
+            let outcome: Result<JSONObject, FederationError>
+            do {
+                outcome = .success(try await client.sendTransaction(transaction.transactionID, pdus: pdus, edus: edus,
+                                                                     originServerTS: transaction.originServerTS, to: destination))
+            } catch {
+                outcome = .failure(error)
+            }
+            if case .failure(.refused(let reason)) = outcome {
+                // The egress policy let nothing of it leave (the decision is in the audit log);
+                // retrying would only be refused again.
+                logger.info("transaction withheld by policy", metadata: ["destination": "\(destination)", "reason": "\(reason)"])
+                try await store.completeTransaction(transaction.transactionID, for: destination)
+                finish(destination, .transactionSucceeded(morePending: try await store.hasQueuedItems(for: destination)))
+                return
+            }
+            let answer = try outcome.get()
             for member in answer["pdus"]?.objectValue ?? [:] {
                 let (eventID, result) = (member.key, member.value)
                 if let error = result["error"]?.stringValue {

@@ -38,7 +38,7 @@ extension RoomFederation {
     /// Spec: https://spec.matrix.org/v1.19/server-server-api/#spaces
     public func hierarchy(_ roomID: RoomID, suggestedOnly: Bool, origin: ServerName) async throws -> JSONObject {
         guard try await isAccessible(roomID, to: origin) else { throw MatrixError.notFound("Room not found or not accessible") }
-        var room = try await rooms.summary(of: roomID)
+        var room = try await rooms.summary(roomID)
         var childrenState: [JSONValue] = []
         var childIDs: [RoomID] = []
         let state = try await rooms.currentState(roomID)
@@ -55,7 +55,7 @@ extension RoomFederation {
         var inaccessible: [JSONValue] = []
         for child in childIDs {
             if try await isAccessible(child, to: origin) {
-                var summary = try await rooms.summary(of: child)
+                var summary = try await rooms.summary(child)
                 summary["children_state"] = []
                 children.append(.object(summary))
             } else if try await rooms.exists(child) {
@@ -70,7 +70,7 @@ extension RoomFederation {
         guard try await rooms.exists(roomID), try await rooms.currentState(roomID)[.create] != nil,
               try await isAllowedByACL(origin, in: roomID)
         else { return false }
-        let summary = try await rooms.summary(of: roomID)
+        let summary = try await rooms.summary(roomID)
         if summary["join_rule"]?.stringValue == "public" || summary["world_readable"]?.boolValue == true { return true }
         return try await serversInRoom(roomID).contains(origin)
     }

@@ -7,6 +7,10 @@ import Logging
 /// Spec: https://spec.matrix.org/v1.19/server-server-api/#inviting-to-a-room
 extension RoomFederation {
     public func receiveInvite(roomID: RoomID, eventID: EventID, body: JSONObject, origin: ServerName) async throws -> JSONObject {
+        // The organization policy decides which servers may invite local users; refused
+        // before anything is stored or shown to the invitee.
+        let admission = rooms.policy.acceptsInvite(from: origin)
+        guard admission.allowed else { throw admission.error }
         guard let versionText = body["room_version"]?.stringValue else { throw MatrixError.missingParam("Missing room_version") }
         guard let version = RoomVersion(versionText) else {
             throw MatrixError(.incompatibleRoomVersion, status: 400, "Room version \(versionText) is not supported",

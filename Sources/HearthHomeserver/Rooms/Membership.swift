@@ -24,13 +24,15 @@ extension Rooms {
                 if content["displayname"] == nil, let name = account.displayName { content["displayname"] = .string(name) }
                 if content["avatar_url"] == nil, let avatar = account.avatarURL { content["avatar_url"] = .string(avatar) }
             }
+            try await applyFederatedProfile(&content, user: target, roomID: roomID)
         }
         let federation = self.federation.withLock { $0 }
         if let federation, try await !federation.isResident(roomID) {
             guard sender == target, sender.server == settings.serverName else {
                 throw MatrixError.forbidden("This server is not in room \(roomID)")
             }
-            let servers = via + (try await knownServers(roomID, for: sender))
+            // Only servers the policy lets this server talk to can help.
+            let servers = try permittedServers(via + (try await knownServers(roomID, for: sender)))
             switch membership {
             case "join": return try await federation.joinRemote(roomID, user: sender, via: servers, content: content)
             case "knock": return try await federation.knockRemote(roomID, user: sender, via: servers, content: content)
@@ -39,6 +41,9 @@ extension Rooms {
             }
         }
         guard try await exists(roomID) else { throw MatrixError.notFound("Unknown room \(roomID)") }
+        if membership == "invite", target.server != settings.serverName {
+            try await checkRemoteInvite(roomID, sender: sender, target: target)
+        }
         if membership == "invite", target.server != settings.serverName, let federation {
             return try await federation.inviteRemote(roomID, sender: sender, target: target, content: content)
         }
@@ -80,6 +85,7 @@ extension Rooms {
             content["displayname"] = displayName.map(JSONValue.string)
             content["avatar_url"] = avatarURL.map(JSONValue.string)
             do {
+                try await applyFederatedProfile(&content, user: user, roomID: membership.roomID)
                 try await send(membership.roomID, sender: user, type: "m.room.member", stateKey: user.rawValue, content: content)
             } catch {
                 logger.warning("profile update not sent", metadata: ["room": "\(membership.roomID)", "error": "\(error)"])

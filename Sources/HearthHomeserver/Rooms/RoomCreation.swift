@@ -87,8 +87,40 @@ extension Rooms {
             alias = candidate
         }
 
-        // 1. The create event, which for v12 also fixes the room ID.
+        // The room's class under the organization policy (Hearth's createRoom extension:
+        // `org.hearth.room_class` and `org.hearth.partners`, Spec/policy.md).
         var createContent = body["creation_content"]?.objectValue ?? [:]
+        var requestedClass: RoomClass? = nil
+        if let value = body["org.hearth.room_class"] {
+            guard let text = value.stringValue, let known = RoomClass(rawValue: text) else {
+                throw MatrixError.badJSON("org.hearth.room_class must be local_only, partners or open")
+            }
+            requestedClass = known
+        }
+        var partners: [ServerName] = []
+        if let list = body["org.hearth.partners"] {
+            guard let entries = list.arrayValue else { throw MatrixError.badJSON("org.hearth.partners must be a list of server names") }
+            for entry in entries {
+                guard let name = entry.stringValue.flatMap(ServerName.init) else {
+                    throw MatrixError.badJSON("org.hearth.partners must be a list of server names")
+                }
+                partners.append(name)
+            }
+        }
+        let creatorIsAdmin = try await accounts.account(creator)?.isAdmin ?? false
+        let roomPolicy = try initialRoomPolicy(requested: requestedClass, partners: partners,
+                                               roomType: createContent["type"]?.stringValue, creatorIsAdmin: creatorIsAdmin)
+        // A local-only room says so in its create event too, so that spec-following servers
+        // refuse to join it whatever happens to this server's configuration.
+        if roomPolicy.roomClass == .localOnly, createContent["m.federate"] == nil { createContent["m.federate"] = false }
+        for invitee in invitees where invitee.server != settings.serverName {
+            let may = policy.mayInviteRemoteUsers(creator, isAdmin: creatorIsAdmin)
+            guard may.allowed else { throw may.error }
+            let reach = policy.room(roomPolicy, reaches: invitee.server)
+            guard reach.allowed else { throw reach.error }
+        }
+
+        // 1. The create event, which for v12 also fixes the room ID.
         createContent["room_version"] = .string(version.identifier)
         // trusted_private_chat: where rooms have additional creators (v12), the invitees become
         // creators rather than users listed at power 100.
@@ -121,6 +153,7 @@ extension Rooms {
         }
         try await store.createRoom(RoomRecord(roomID: roomID, version: version, creator: creator, createdAt: now,
                                               isPublic: visibility == "public"))
+        try await storeRoomPolicy(roomID, roomPolicy, setBy: requestedClass == nil ? nil : creator)
         try await locks.withLock(roomID) {
             var head = RoomHead(record: try await store.room(roomID)!, state: [:], maxDepth: 0)
             _ = try await persistLocal(create, head: &head, transaction: nil)
@@ -132,6 +165,7 @@ extension Rooms {
             var member: JSONObject = ["membership": "join"]
             if let name = creatorProfile.0 { member["displayname"] = .string(name) }
             if let avatar = creatorProfile.1 { member["avatar_url"] = .string(avatar) }
+            try await applyFederatedProfile(&member, user: creator, roomID: roomID)
             try await add("m.room.member", creator.rawValue, member)
             // 3. Power levels, with the client's override applied on top.
             var powerLevels = Self.defaultPowerLevels(creator: creator, version: version,
@@ -169,9 +203,11 @@ extension Rooms {
                 if isDirect { content["is_direct"] = true }
                 if let name = inviteeProfiles[invitee]?.displayName { content["displayname"] = .string(name) }
                 if let avatar = inviteeProfiles[invitee]?.avatarURL { content["avatar_url"] = .string(avatar) }
+                try await applyFederatedProfile(&content, user: invitee, roomID: roomID)
                 try await add("m.room.member", invitee.rawValue, content)
             }
         }
+        if roomPolicy.roomClass == .partners { try await keepPartnerACL(roomID, roomPolicy, sender: creator) }
         if let alias { try await store.setAlias(alias, to: roomID, creator: creator) }
         notifier.notify(rooms: [roomID.rawValue], users: [creator.rawValue] + invitees.map(\.rawValue))
         return roomID

@@ -12,6 +12,7 @@ public final class Rooms: Sendable {
     let settings: HomeserverSettings
     let store: any RoomStore
     let accounts: any AccountStore
+    let roomPolicies: any RoomPolicyStore
     let signingKey: SigningKey
     let clock: any WallClock
     let notifier: StreamNotifier
@@ -23,11 +24,12 @@ public final class Rooms: Sendable {
     /// the servers in the room.
     let federation = Mutex<RoomFederation?>(nil)
 
-    init(settings: HomeserverSettings, store: any RoomStore, accounts: any AccountStore, signingKey: SigningKey,
-         clock: any WallClock, notifier: StreamNotifier, logger: Logger) {
+    init(settings: HomeserverSettings, store: any RoomStore, accounts: any AccountStore, roomPolicies: any RoomPolicyStore,
+         signingKey: SigningKey, clock: any WallClock, notifier: StreamNotifier, logger: Logger) {
         self.settings = settings
         self.store = store
         self.accounts = accounts
+        self.roomPolicies = roomPolicies
         self.signingKey = signingKey
         self.clock = clock
         self.notifier = notifier
