@@ -92,7 +92,8 @@ public final class Homeserver: Sendable {
                 throw MatrixError(.guestAccessForbidden, status: 403, "Guests cannot join this room")
             }
         }
-        let wasJoined = try await rooms.membership(of: user, in: roomID) == "join"
+        // A room this server is not in yet (a remote join) has no local membership to ask about.
+        let wasJoined = try await rooms.exists(roomID) ? try await rooms.membership(of: user, in: roomID) == "join" : false
         _ = try await rooms.join(roomID, user: user, reason: reason, via: via)
         if !wasJoined, let old = try await rooms.predecessor(of: roomID),
            let tags = try await storage.userData.accountData(user, roomID: old, type: "m.tag"),

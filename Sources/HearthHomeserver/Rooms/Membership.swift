@@ -40,7 +40,14 @@ extension Rooms {
             default: throw MatrixError.forbidden("This server is not in room \(roomID)")
             }
         }
-        guard try await exists(roomID) else { throw MatrixError.notFound("Unknown room \(roomID)") }
+        guard try await exists(roomID) else {
+            // Without federation a remote room is simply unknown, but a policy refusal still
+            // says which rule would have kept the user out.
+            if sender == target, membership == "join" || membership == "knock" {
+                _ = try permittedServers(via + (try await knownServers(roomID, for: sender)))
+            }
+            throw MatrixError.notFound("Unknown room \(roomID)")
+        }
         if membership == "invite", target.server != settings.serverName {
             try await checkRemoteInvite(roomID, sender: sender, target: target)
         }
