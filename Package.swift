@@ -146,6 +146,7 @@ let package = Package(
         .testTarget(
             name: "HearthFederationTests",
             dependencies: [
+                .product(name: "PropertyBased", package: "swift-property-based"),
                 "HearthFederation", "HearthServer", "HearthHomeserver", "HearthCore", "HearthStorage", "HearthStorageSQLite",
                 "HearthHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
