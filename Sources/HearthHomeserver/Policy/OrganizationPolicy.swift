@@ -284,7 +284,9 @@ public struct OrganizationPolicy: Sendable, Equatable {
     }
 
     public func deviceDisplayNames(reach server: ServerName) -> PolicyVerdict {
-        sharing(for: server).deviceDisplayNames
+        let link = federates(with: server)
+        guard link.allowed else { return link }
+        return sharing(for: server).deviceDisplayNames
             ? .allow("sharing.device_display_names", "device names shared with \(server)")
             : .refuse("sharing.device_display_names", "device display names are not shared with \(server)")
     }

@@ -44,7 +44,9 @@ public struct PolicyExplanation: Sendable {
         add("device display names", policy.deviceDisplayNames(reach: destination))
         add("room directory", policy.roomDirectory(reaches: destination))
         let sharing = policy.sharing(for: destination)
+        let link = policy.federates(with: destination)
         switch sharing.profileQueries {
+        case _ where !link.allowed: add("profile queries", link)
         case .allow: add("profile queries", .allow("profiles.allow", "profiles are answered"))
         case .refuse: add("profile queries", .refuse("profiles.refuse", "profile queries from \(destination) are refused"))
         case .sharedRooms:
@@ -57,6 +59,7 @@ public struct PolicyExplanation: Sendable {
             }
         }
         switch sharing.media {
+        case _ where !link.allowed: add("media", link)
         case .allow: add("media", .allow("media.allow", "media is served to \(destination)"))
         case .refuse: add("media", .refuse("media.refuse", "media is not served to \(destination)"))
         case .rooms: add("media", .allow("media.rooms", "only media posted in rooms that reach \(destination)"))
@@ -65,7 +68,7 @@ public struct PolicyExplanation: Sendable {
         if let userID {
             let isAdmin = try await rooms.accounts.account(userID)?.isAdmin ?? false
             add("invites by \(userID) to users of other servers", policy.mayInviteRemoteUsers(userID, isAdmin: isAdmin))
-            if let roomID, policy.federatedProfile != .real {
+            if let roomID, let roomPolicy, roomPolicy.roomClass != .localOnly, policy.federatedProfile != .real {
                 let shown = policy.federatedProfile == .pseudonym ? "the pseudonym '\(rooms.pseudonym(of: userID, in: roomID))'" : "no name"
                 add("display name and avatar of \(userID) in the room", .allow("federated_profile.\(policy.federatedProfile.rawValue)",
                                                                                "member events carry \(shown) and no avatar"))
