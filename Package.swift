@@ -118,7 +118,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "HearthCommand",
-            dependencies: ["HearthServer", "HearthFederation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["HearthServer", "HearthFederation", "HearthStorageSQLite",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         // Load generator for any homeserver (Scripts/compare-synapse.sh): client API only, on

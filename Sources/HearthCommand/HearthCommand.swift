@@ -5,6 +5,7 @@ import HearthFederation
 import HearthHomeserver
 import HearthServer
 import HearthStorage
+import HearthStorageSQLite
 import Logging
 
 @main
@@ -179,8 +180,10 @@ struct Audit: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
-        let homeserver = try HearthServer.makeHomeserver(config, logger: Logger(label: "hearth"))
-        let store = homeserver.storage.federation
+        guard FileManager.default.fileExists(atPath: config.databasePath) else {
+            throw ValidationError("no database at \(config.databasePath): has this server run yet?")
+        }
+        let store = try SQLiteStorage(path: config.databasePath).federation
         if verify {
             let result = try await AuditVerification.run(store)
             if let broken = result.brokenAt {
@@ -252,6 +255,10 @@ struct Policy: AsyncParsableCommand {
             let userID = try user.map { text in
                 guard let id = UserID(text) else { throw ValidationError("'\(text)' is not a user ID") }
                 return id
+            }
+            // Read-only: refuse rather than create a database or a signing key.
+            for path in [config.databasePath, config.signingKeyPath] where !FileManager.default.fileExists(atPath: path) {
+                throw ValidationError("\(path) does not exist: has this server run yet?")
             }
             let homeserver = try HearthServer.makeHomeserver(config, logger: Logger(label: "hearth"))
             let explanation = try await PolicyExplanation.explain(destination: server, roomID: roomID, userID: userID,

@@ -232,6 +232,34 @@ public struct HearthConfig: Sendable {
         #   destination_retry_multiplier: 2
         #   destination_max_retry_interval: 1d
 
+        # The organization policy: which servers to federate with, how far each room reaches
+        # (local_only, partners, open) and what personal data leaves. Without this section
+        # everything is allowed, except that media is served to another server only if it was
+        # posted in a room that server may see. Every key, the rule names and the audit log:
+        # Spec/policy.md.
+        # A clinic that shares only rooms made with two partner clinics:
+        # organization_policy:
+        #   federation:
+        #     mode: allowlist
+        #     servers: ["north-clinic.example", "south-clinic.example"]
+        #   rooms:
+        #     default_class: local_only
+        #     partners: ["north-clinic.example", "south-clinic.example"]
+        #     room_admins_may_choose: [local_only, partners]
+        #   sharing:
+        #     typing: false
+        #     receipts: false
+        #     presence: false
+        #     device_display_names: false
+        #     profile_queries: refuse
+        #     room_directory: false
+        #   federated_profile: pseudonym
+        #   invites:
+        #     from_servers: ["north-clinic.example", "south-clinic.example"]
+        #   audit:
+        #     retention: 3y
+        # Reload it without a restart with SIGHUP.
+
         # Registration. Support groups usually run invite-only: registration with a token.
         enable_registration: false
         registration_requires_token: false

@@ -56,6 +56,16 @@ public struct FederationEndpoint: Sendable {
                                                  path: request.uri)
             }
             await originSeen(origin)
+            // The organization policy also decides who may ask: a request whose answer would be
+            // refused (a join of a local-only room, a server outside the allowlist, an invite
+            // from a server whose invites are not accepted) is refused before the handler runs,
+            // so nothing it carries is stored.
+            let admission = await gate.preview(EgressItem(kind: .response, destination: origin, method: request.method.rawValue,
+                                                          path: request.uri, body: .none))
+            if case .refuse(let reason) = admission.decision {
+                return await gate.screenResponse(MatrixResponse(error: .forbidden("Refused by this server's policy: \(reason)")),
+                                                 to: origin, method: request.method.rawValue, path: request.uri)
+            }
             let response = await Self.run { try await handler(request, origin) }
             return await gate.screenResponse(response, to: origin, method: request.method.rawValue, path: request.uri)
         }

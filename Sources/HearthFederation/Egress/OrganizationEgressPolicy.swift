@@ -179,8 +179,8 @@ private struct Judge {
             if path.endpoint == "invite" { user = item.body.json?["event"]?["sender"]?.stringValue }
             if path.endpoint.hasPrefix("make_") { user = path.argument(1) }
             let known = room.flatMap(RoomID.init)
-            // A room this server has never seen (joining a remote room) is the remote's to
-            // judge; the federation rule has already allowed the destination.
+            // A room this server does not hold (joining a remote room) has no class of its own
+            // here: it counts as open, so the federation rule (already passed) decides.
             let verdict = known == nil ? link : await roomReach(room)
             note(path.endpoint, room: room, user: user, verdict)
             if !verdict.allowed { return EgressRuling(decision: .refuse(reason: verdict.reason), rule: verdict.rule, findings: findings) }
@@ -197,8 +197,10 @@ private struct Judge {
         if path.api == "key" || path.endpoint == "version" { return EgressRuling(decision: .allow, rule: "public") }
         switch path.endpoint {
         case "make_join", "send_join", "make_leave", "send_leave", "make_knock", "send_knock", "backfill", "get_missing_events",
-             "state", "state_ids", "event_auth", "hierarchy", "exchange_third_party_invite":
+             "state", "state_ids", "event_auth", "exchange_third_party_invite":
             return refuseUnless(await roomReach(path.argument(0)), kind: path.endpoint, room: path.argument(0))
+        case "hierarchy":
+            return await hierarchy(item, root: path.argument(0))
         case "invite":
             // An invite from the destination to a local user: the room is the destination's.
             let verdict = policy.acceptsInvite(from: destination)
@@ -257,6 +259,41 @@ private struct Judge {
                             findings: findings)
     }
 
+    /// A space's hierarchy: the space must reach the destination, and so must each child the
+    /// answer describes (the others are removed, with their `m.space.child` events).
+    private mutating func hierarchy(_ item: EgressItem, root: String?) async -> EgressRuling {
+        let reach = await roomReach(root)
+        guard reach.allowed, var body = item.body.json?.objectValue, body["errcode"] == nil else {
+            return refuseUnless(reach, kind: "hierarchy", room: root)
+        }
+        note("hierarchy", room: root, reach)
+        var changed = false
+        var children: [JSONValue] = []
+        for child in body["children"]?.arrayValue ?? [] {
+            let room = child["room_id"]?.stringValue
+            let verdict = await roomReach(room)
+            note("hierarchy", room: room, verdict)
+            if verdict.allowed { children.append(child) } else { changed = true }
+        }
+        var inaccessible: [JSONValue] = []
+        for child in body["inaccessible_children"]?.arrayValue ?? [] {
+            if await roomReach(child.stringValue).allowed { inaccessible.append(child) } else { changed = true }
+        }
+        if var room = body["room"]?.objectValue {
+            var state: [JSONValue] = []
+            for event in room["children_state"]?.arrayValue ?? [] {
+                if await roomReach(event["state_key"]?.stringValue).allowed { state.append(event) } else { changed = true }
+            }
+            room["children_state"] = .array(state)
+            body["room"] = .object(room)
+        }
+        guard changed else { return EgressRuling(decision: .allow, rule: reach.rule, findings: findings) }
+        body["children"] = .array(children)
+        body["inaccessible_children"] = .array(inaccessible)
+        return EgressRuling(decision: .reshape(.json(.object(body)), reason: "child rooms kept from \(destination) removed"),
+                            rule: reach.rule, findings: findings)
+    }
+
     private mutating func profile(_ item: EgressItem) async -> EgressRuling {
         let user = FederationPathParts.query(item.path, "user_id")
         let setting = policy.sharing(for: destination).profileQueries
@@ -312,19 +349,19 @@ private struct Judge {
         let mxc = "mxc://\(serverName.rawValue)/\(mediaID)"
         switch policy.sharing(for: destination).media {
         case .allow:
-            return refuseUnless(.allow("media.allow", "media is served to \(destination)"), kind: "media", room: nil, user: mxc)
+            return refuseUnless(.allow("media.allow", "\(mxc) served to \(destination)"), kind: "media", room: nil)
         case .refuse:
-            return refuseUnless(.refuse("media.refuse", "media is not served to \(destination)"), kind: "media", room: nil, user: mxc)
+            return refuseUnless(.refuse("media.refuse", "\(mxc): media is not served to \(destination)"), kind: "media", room: nil)
         case .rooms:
             let rooms = (try? await facts.roomsMentioningMedia(mxc)) ?? []
             for room in rooms {
                 let verdict = await roomReach(room.rawValue)
                 if verdict.allowed {
-                    return refuseUnless(.allow("media.rooms", "posted in a room that reaches \(destination)"), kind: "media",
+                    return refuseUnless(.allow("media.rooms", "\(mxc) was posted in a room that reaches \(destination)"), kind: "media",
                                         room: room.rawValue)
                 }
             }
-            return refuseUnless(.refuse("media.rooms", "not posted in any room that reaches \(destination)"), kind: "media",
+            return refuseUnless(.refuse("media.rooms", "\(mxc) was not posted in any room that reaches \(destination)"), kind: "media",
                                 room: rooms.first?.rawValue)
         }
     }

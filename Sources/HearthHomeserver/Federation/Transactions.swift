@@ -49,12 +49,28 @@ extension RoomFederation {
                 logger.info("dropped a PDU that is not an object", metadata: ["origin": "\(origin)"])
                 continue
             }
+            if let room = json["room_id"]?.stringValue.flatMap(RoomID.init), let refusal = await policyRefusal(room, origin) {
+                logger.info("dropped a PDU of a room the policy keeps from its origin",
+                            metadata: ["origin": "\(origin)", "room": "\(room)", "rule": "\(refusal.rule)"])
+                continue
+            }
             let (eventID, outcome) = await receivePDU(json, from: origin)
             guard let eventID else { continue }
             if let error = outcome.error { results[eventID.rawValue] = ["error": .string(error)] } else { results[eventID.rawValue] = [:] }
         }
         for value in edus {
-            guard let edu = value.objectValue else { continue }
+            guard var edu = value.objectValue else { continue }
+            // Typing and receipts about rooms the origin may not take part in are dropped.
+            if edu["edu_type"]?.stringValue == "m.typing", let room = edu["content"]?["room_id"]?.stringValue.flatMap(RoomID.init),
+               await policyRefusal(room, origin) != nil { continue }
+            if edu["edu_type"]?.stringValue == "m.receipt", let content = edu["content"]?.objectValue {
+                var kept = JSONObject()
+                for member in content {
+                    if let room = RoomID(member.key), await policyRefusal(room, origin) != nil { continue }
+                    kept[member.key] = member.value
+                }
+                edu["content"] = .object(kept)
+            }
             await receiveEDU(edu, from: origin)
         }
         let response: JSONObject = ["pdus": .object(results)]
@@ -64,5 +80,13 @@ extension RoomFederation {
             logger.warning("could not record a transaction", metadata: ["origin": "\(origin)", "error": "\(error)"])
         }
         return response
+    }
+
+    /// The organization policy's refusal when `origin` may not take part in `room` (a
+    /// local-only room, or a partners room it is not a partner of); nil when it may.
+    func policyRefusal(_ room: RoomID, _ origin: ServerName) async -> PolicyVerdict? {
+        guard let roomPolicy = try? await rooms.roomPolicy(room) else { return nil }
+        let verdict = rooms.policy.room(roomPolicy, reaches: origin)
+        return verdict.allowed ? nil : verdict
     }
 }

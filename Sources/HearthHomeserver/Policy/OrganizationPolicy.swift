@@ -112,9 +112,12 @@ public struct DataSharing: Sendable, Equatable {
     /// Device display names in device-list updates, `/user/devices` and `/user/keys/query`.
     public var deviceDisplayNames = true
     public var profileQueries: ProfileQueries = .allow
-    /// `/publicRooms`, `/query/directory` (aliases) and `/hierarchy` answers.
+    /// `/publicRooms` and `/query/directory` (aliases) answers. (`/hierarchy` answers are
+    /// filtered by room class instead, so partners can still join a shared space.)
     public var roomDirectory = true
-    public var media: MediaSharing = .rooms
+    /// Media answers. `allow` by default: attachments of encrypted rooms carry their mxc://
+    /// URI inside the ciphertext, so `rooms` cannot find their room and withholds them.
+    public var media: MediaSharing = .allow
 
     public init() {}
 

@@ -33,6 +33,7 @@ public struct PolicyExplanation: Sendable {
         add("federation", policy.federates(with: destination))
         var roomPolicy: RoomPolicy? = nil
         if let roomID {
+            guard try await rooms.exists(roomID) else { throw MatrixError.notFound("Unknown room \(roomID)") }
             let room = try await rooms.roomPolicy(roomID)
             roomPolicy = room
             add("room events, state and membership", policy.room(room, reaches: destination))

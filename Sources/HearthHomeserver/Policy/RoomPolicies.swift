@@ -60,8 +60,32 @@ extension Rooms {
             throw MatrixError.forbidden("The room was created with m.federate false and stays local-only")
         }
         let updated = RoomPolicy(roomClass: roomClass, partners: partners)
+        let previous = try await roomPolicy(roomID)
+        // The server ACL changes first: if it cannot be sent, the class stays as it was.
+        if roomClass == .partners || (previous.roomClass == .partners && roomClass == .open) {
+            let sender = try await aclSender(roomID, preferring: user)
+            if roomClass == .partners {
+                try await keepPartnerACL(roomID, updated, sender: sender)
+            } else {
+                try await send(roomID, sender: sender, type: "m.room.server_acl", stateKey: "",
+                               content: ["allow": ["*"], "deny": [], "allow_ip_literals": .bool(true)])
+            }
+        }
         try await storeRoomPolicy(roomID, updated, setBy: user)
-        if roomClass == .partners { try await keepPartnerACL(roomID, updated, sender: user) }
+    }
+
+    /// A local member who may change the room's server ACL: `user` if they can, else another.
+    private func aclSender(_ roomID: RoomID, preferring user: UserID) async throws -> UserID {
+        let levels = try await powerLevels(roomID)
+        let needed = levels.requiredLevel(forEvent: "m.room.server_acl", isState: true)
+        var candidates = [user]
+        for member in try await members(of: roomID) where member.membership == "join" && member.userID.server == settings.serverName {
+            candidates.append(member.userID)
+        }
+        for candidate in candidates where candidate.server == settings.serverName {
+            if try await membership(of: candidate, in: roomID) == "join", levels.userLevel(candidate) >= needed { return candidate }
+        }
+        throw MatrixError.forbidden("No member of this server may change the room's server ACL, which its class needs")
     }
 
     /// Sends the `m.room.server_acl` a partners room needs, unless the room already has it.

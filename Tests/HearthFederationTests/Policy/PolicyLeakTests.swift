@@ -289,6 +289,14 @@ extension Array where Element == UInt8 {
         await #expect(throws: (any Error).self) { try await r.homeserver.rooms.join(room, user: rita, via: [a.name]) }
         try await a.homeserver.say(alice, in: room, "for-partners-only-8080")
         try await Self.eventually("paul reads it") { try await p.homeserver.bodies(in: room).contains("for-partners-only-8080") }
+        // What R sends is refused before it is looked at, whatever it is.
+        await #expect(throws: (any Error).self) {
+            _ = try await r.federation.client.put("/_matrix/federation/v1/send/denied-1", json: ["origin": .string(r.name.rawValue),
+                                                  "origin_server_ts": 1, "pdus": [], "edus": []], to: a.name)
+        }
+        await #expect(throws: (any Error).self) {
+            _ = try await r.federation.client.get("/_matrix/federation/v1/state_ids/\(pct(room.rawValue))", query: [], from: a.name)
+        }
         try await Self.drained(a, [p.name, r.name])
         #expect(deniedRecorder.all.isEmpty, "R was sent \(deniedRecorder.all.map(\.uri))")
         #expect(!deniedRecorder.received("for-partners-only-8080"))
