@@ -23,6 +23,8 @@ public struct HomeserverSettings: Sendable {
     public var publicBaseURL: String?
     /// The organization policy in force (replaced in place when the configuration is reloaded).
     public var policy = PolicyHolder()
+    /// Message lifetimes (`retention`).
+    public var retention = RetentionSettings()
 
     public init(serverName: ServerName, enableRegistration: Bool = false, registrationRequiresToken: Bool = false,
                 registrationSharedSecret: String? = nil, allowGuestAccess: Bool = false,

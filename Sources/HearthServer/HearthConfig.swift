@@ -49,6 +49,8 @@ public struct HearthConfig: Sendable {
     public var federation = FederationConfig()
     /// What may leave the organization (`organization_policy`, Spec/policy.md).
     public var policy = OrganizationPolicy()
+    /// Message lifetimes (`retention`, Synapse's names; Spec/support-groups.md).
+    public var retention = RetentionSettings()
 
     /// The local default `hearth serve` uses without a config file: a server named
     /// `localhost:8008`, open on loopback only, data in `./hearth-data`.
@@ -86,6 +88,24 @@ public struct HearthConfig: Sendable {
         config.signingKeyPath = path(try root.string("signing_key_path") ?? dataDirectory + "/signing.key")
         config.federation = try FederationConfig.parse(root, path: path)
         config.policy = try PolicyConfig.parse(root)
+        if let retention = try root.mapping("retention") {
+            config.retention.enabled = try retention.bool("enabled") ?? false
+            if let defaults = try retention.mapping("default_policy") {
+                config.retention.defaultMaxLifetime = try defaults.duration("max_lifetime")
+                defaults.ignore("min_lifetime")
+                try defaults.finish()
+            }
+            config.retention.allowedLifetimeMin = try retention.duration("allowed_lifetime_min")
+            config.retention.allowedLifetimeMax = try retention.duration("allowed_lifetime_max")
+            if let minimum = config.retention.allowedLifetimeMin, let maximum = config.retention.allowedLifetimeMax, minimum > maximum {
+                throw ConfigError("retention.allowed_lifetime_min must not exceed retention.allowed_lifetime_max")
+            }
+            config.retention.purgeInterval = try retention.duration("purge_interval") ?? config.retention.purgeInterval
+            guard config.retention.purgeInterval >= 1000 else { throw ConfigError("retention.purge_interval must be at least 1s") }
+            // Synapse's purge jobs are replaced by one interval here.
+            retention.ignore("purge_jobs")
+            try retention.finish()
+        }
         config.federation.oldSigningKeysPath = dataDirectory + "/old_signing_keys"
         config.mediaStorePath = path(try root.string("media_store_path") ?? dataDirectory + "/media")
         if let database = try root.mapping("database") {
@@ -234,9 +254,7 @@ public struct HearthConfig: Sendable {
 
         # The organization policy: which servers to federate with, how far each room reaches
         # (local_only, partners, open) and what personal data leaves. Without this section
-        # everything is allowed, except that media is served to another server only if it was
-        # posted in a room that server may see. Every key, the rule names and the audit log:
-        # Spec/policy.md.
+        # everything is allowed. Every key, the rule names and the audit log: Spec/policy.md.
         # A clinic that shares only rooms made with two partner clinics:
         # organization_policy:
         #   federation:

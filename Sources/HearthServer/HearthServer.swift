@@ -47,6 +47,7 @@ public enum HearthServer {
             defaultRoomVersion: config.defaultRoomVersion, maxUploadSize: config.maxUploadSize,
             bcryptRounds: config.bcryptRounds, mediaDirectory: config.mediaStorePath, publicBaseURL: config.publicBaseURL)
         settings.policy.replace(config.policy)
+        settings.retention = config.retention
         return try Homeserver(settings: settings, storage: storage, signingKey: key, logger: logger)
     }
 
@@ -176,6 +177,7 @@ public enum HearthServer {
             logger.notice("listening", metadata: ["address": "\(address)", "port": "\(port)", "server_name": "\(config.serverName)"])
         })
         services.append(AuditRetentionService(homeserver: homeserver, logger: logger))
+        services.append(MessageExpiryService(homeserver: homeserver, logger: logger))
         if let reload { services.append(PolicyReloadService(homeserver: homeserver, reload: reload, logger: logger)) }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(services: services.map { .init(service: $0) },
@@ -247,3 +249,19 @@ public struct TappedRequest: Sendable {
 }
 
 public typealias RequestTap = @Sendable (TappedRequest) async -> Void
+
+/// Expires messages (room retention, self-destructing messages) every purge interval.
+struct MessageExpiryService: Service {
+    let homeserver: Homeserver
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do { try await homeserver.expireMessages(now: homeserver.clock.now()) } catch {
+                logger.error("message expiry failed", metadata: ["error": "\(error)"])
+            }
+            let interval = homeserver.settings.retention.purgeInterval
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(interval)) }
+        }
+    }
+}

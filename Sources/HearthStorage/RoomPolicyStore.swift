@@ -20,10 +20,51 @@ public struct RoomClassRecord: Sendable, Equatable {
     }
 }
 
-/// Room classes, and the facts the policy needs that no other store answers directly.
+/// Room classes, message expiry, and the facts the policy needs that no other store answers
+/// directly.
 public protocol RoomPolicyStore: Sendable {
     func roomClass(_ roomID: RoomID) async throws -> RoomClassRecord?
     func setRoomClass(_ record: RoomClassRecord) async throws
     /// Rooms with an event whose content mentions `mxcURI` (an upload posted there).
     func roomsMentioningMedia(_ mxcURI: String) async throws -> [RoomID]
+
+    // MARK: Expiry (retention and self-destructing messages)
+
+    /// Every room this server holds.
+    func allRooms() async throws -> [RoomID]
+    /// Timeline events of the room (not state, not redactions) sent before `before` whose
+    /// content has not been erased yet, oldest first.
+    func eventsToExpire(in roomID: RoomID, sentBefore before: Milliseconds, limit: Int) async throws -> [EventID]
+    /// Events whose sender set an expiry time (`m.self_destruct_after`) that has passed.
+    func selfDestructsDue(at now: Milliseconds, limit: Int) async throws -> [EventID]
+    /// Replaces the stored event with its redacted form (no redaction event: an expiry this
+    /// server applies on its own) and forgets its expiry and relations.
+    func eraseContent(of eventID: EventID, redactedJSON: JSONObject) async throws
+    /// Whether any stored event still mentions `mxcURI`.
+    func isMediaMentioned(_ mxcURI: String) async throws -> Bool
+    // MARK: Agreements
+
+    func hasAcceptedAgreement(_ roomID: RoomID, _ userID: UserID, version: String) async throws -> Bool
+    func recordAgreementAcceptance(_ acceptance: AgreementAcceptance) async throws
+    /// Every acceptance in the room, newest first.
+    func agreementAcceptances(_ roomID: RoomID) async throws -> [AgreementAcceptance]
+
+    /// Makes erased content unrecoverable from the database files: freed pages are zeroed
+    /// (secure_delete) and the write-ahead log is checkpointed and truncated.
+    func scrubFreedSpace() async throws
+}
+
+/// A member's acceptance of one version of a room's agreement.
+public struct AgreementAcceptance: Sendable, Equatable {
+    public var roomID: RoomID
+    public var userID: UserID
+    public var version: String
+    public var acceptedAt: Milliseconds
+
+    public init(roomID: RoomID, userID: UserID, version: String, acceptedAt: Milliseconds) {
+        self.roomID = roomID
+        self.userID = userID
+        self.version = version
+        self.acceptedAt = acceptedAt
+    }
 }

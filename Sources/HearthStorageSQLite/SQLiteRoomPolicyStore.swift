@@ -41,6 +41,99 @@ struct SQLiteRoomPolicyStore: RoomPolicyStore {
     }
 }
 
+extension SQLiteRoomPolicyStore {
+    func allRooms() async throws -> [RoomID] {
+        try await storageCall {
+            try await pool.read { db in try String.fetchAll(db, sql: "SELECT room_id FROM rooms").compactMap(RoomID.init) }
+        }
+    }
+
+    func eventsToExpire(in roomID: RoomID, sentBefore before: Milliseconds, limit: Int) async throws -> [EventID] {
+        try await storageCall {
+            try await pool.read { db in
+                try String.fetchAll(db, sql: """
+                    SELECT event_id FROM events
+                    WHERE room_id = ? AND origin_server_ts < ? AND state_key IS NULL AND type != 'm.room.redaction'
+                      AND redacted_by IS NULL AND rejection_reason IS NULL
+                      AND json_extract(json, '$.content') != '{}'
+                    ORDER BY origin_server_ts LIMIT ?
+                    """, arguments: [roomID.rawValue, before, limit]).compactMap(EventID.init)
+            }
+        }
+    }
+
+    func selfDestructsDue(at now: Milliseconds, limit: Int) async throws -> [EventID] {
+        try await storageCall {
+            try await pool.read { db in
+                try String.fetchAll(db, sql: "SELECT event_id FROM event_expiry WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
+                                    arguments: [now, limit]).compactMap(EventID.init)
+            }
+        }
+    }
+
+    func eraseContent(of eventID: EventID, redactedJSON: JSONObject) async throws {
+        try await storageCall {
+            try await pool.write { db in
+                try db.execute(sql: "UPDATE events SET json = ? WHERE event_id = ?", arguments: [redactedJSON.encodedString(), eventID.rawValue])
+                try db.execute(sql: "DELETE FROM event_relations WHERE event_id = ?", arguments: [eventID.rawValue])
+                try db.execute(sql: "DELETE FROM event_expiry WHERE event_id = ?", arguments: [eventID.rawValue])
+            }
+        }
+    }
+
+    func isMediaMentioned(_ mxcURI: String) async throws -> Bool {
+        try await storageCall {
+            try await pool.read { db in
+                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM events WHERE instr(json, ?) > 0)", arguments: [mxcURI]) ?? false
+            }
+        }
+    }
+
+    func hasAcceptedAgreement(_ roomID: RoomID, _ userID: UserID, version: String) async throws -> Bool {
+        try await storageCall {
+            try await pool.read { db in
+                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM agreement_acceptances WHERE room_id = ? AND user_id = ? AND version = ?)",
+                                  arguments: [roomID.rawValue, userID.rawValue, version]) ?? false
+            }
+        }
+    }
+
+    func recordAgreementAcceptance(_ acceptance: AgreementAcceptance) async throws {
+        try await storageCall {
+            try await pool.write { db in
+                try db.execute(sql: "INSERT OR IGNORE INTO agreement_acceptances (room_id, user_id, version, accepted_at) VALUES (?, ?, ?, ?)",
+                               arguments: [acceptance.roomID.rawValue, acceptance.userID.rawValue, acceptance.version, acceptance.acceptedAt])
+            }
+        }
+    }
+
+    func agreementAcceptances(_ roomID: RoomID) async throws -> [AgreementAcceptance] {
+        try await storageCall {
+            try await pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM agreement_acceptances WHERE room_id = ? ORDER BY accepted_at DESC",
+                                 arguments: [roomID.rawValue]).compactMap { row in
+                    guard let user = UserID(row["user_id"] as String) else { return nil }
+                    return AgreementAcceptance(roomID: roomID, userID: user, version: row["version"], acceptedAt: row["accepted_at"])
+                }
+            }
+        }
+    }
+
+    func scrubFreedSpace() async throws {
+        try await storageCall {
+            try await pool.write { db in
+                try db.execute(sql: "DELETE FROM media_room_refs WHERE NOT EXISTS (SELECT 1 FROM events e WHERE instr(e.json, media_room_refs.mxc) > 0)")
+                try db.execute(sql: "DELETE FROM event_expiry WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = event_expiry.event_id AND json_extract(e.json, '$.content') != '{}')")
+            }
+            // Outside a transaction: checkpoint everything into the database file (whose freed
+            // pages secure_delete has zeroed) and truncate the log that held the old pages.
+            try await pool.barrierWriteWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            }
+        }
+    }
+}
+
 extension SQLiteSchema {
     static func registerPolicyMigrations(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("0005_organization_policy") { db in
@@ -68,6 +161,43 @@ extension SQLiteSchema {
                   INSERT OR IGNORE INTO media_room_refs (mxc, room_id)
                     SELECT value, NEW.room_id FROM json_tree(NEW.json, '$.content') WHERE type = 'text' AND value LIKE 'mxc://%';
                 END;
+                """)
+        }
+        migrator.registerMigration("0006_message_expiry") { db in
+            try db.execute(sql: """
+                -- Messages whose sender set an expiry time (MSC2228's m.self_destruct_after).
+                CREATE TABLE event_expiry (
+                    event_id TEXT PRIMARY KEY NOT NULL,
+                    room_id TEXT NOT NULL,
+                    expires_at INTEGER NOT NULL
+                );
+                CREATE INDEX event_expiry_by_time ON event_expiry(expires_at);
+                CREATE TRIGGER events_expiry AFTER INSERT ON events
+                WHEN NEW.state_key IS NULL AND (json_type(NEW.json, '$.content."m.self_destruct_after"') = 'integer'
+                      OR json_type(NEW.json, '$.content."org.matrix.self_destruct_after"') = 'integer')
+                BEGIN
+                  INSERT OR IGNORE INTO event_expiry (event_id, room_id, expires_at)
+                    VALUES (NEW.event_id, NEW.room_id, COALESCE(json_extract(NEW.json, '$.content."m.self_destruct_after"'),
+                                                                json_extract(NEW.json, '$.content."org.matrix.self_destruct_after"')));
+                END;
+                INSERT OR IGNORE INTO event_expiry (event_id, room_id, expires_at)
+                  SELECT event_id, room_id, COALESCE(json_extract(json, '$.content."m.self_destruct_after"'),
+                                                     json_extract(json, '$.content."org.matrix.self_destruct_after"'))
+                  FROM events
+                  WHERE state_key IS NULL AND (json_type(json, '$.content."m.self_destruct_after"') = 'integer'
+                        OR json_type(json, '$.content."org.matrix.self_destruct_after"') = 'integer');
+                """)
+        }
+        migrator.registerMigration("0007_agreements") { db in
+            try db.execute(sql: """
+                -- Who accepted which version of a room's org.hearth.agreement, and when.
+                CREATE TABLE agreement_acceptances (
+                    room_id TEXT NOT NULL,
+                    user_id TEXT NOT NULL,
+                    version TEXT NOT NULL,
+                    accepted_at INTEGER NOT NULL,
+                    PRIMARY KEY (room_id, user_id, version)
+                );
                 """)
         }
     }

@@ -29,6 +29,9 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous == .full ? "FULL" : "NORMAL")")
+            // Deleted and overwritten content (redactions, expired messages, erased accounts)
+            // is zeroed on disk, not left in free pages.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)

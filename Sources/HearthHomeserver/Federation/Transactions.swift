@@ -85,7 +85,11 @@ extension RoomFederation {
     /// The organization policy's refusal when `origin` may not take part in `room` (a
     /// local-only room, or a partners room it is not a partner of); nil when it may.
     func policyRefusal(_ room: RoomID, _ origin: ServerName) async -> PolicyVerdict? {
-        guard let roomPolicy = try? await rooms.roomPolicy(room) else { return nil }
+        // Fail closed, as the egress gate does: a class that cannot be read refuses (the
+        // sender retries the transaction later).
+        guard let roomPolicy = try? await rooms.roomPolicy(room) else {
+            return .refuse("room_class.unknown", "the room's class could not be read")
+        }
         let verdict = rooms.policy.room(roomPolicy, reaches: origin)
         return verdict.allowed ? nil : verdict
     }

@@ -20,6 +20,8 @@ public final class Rooms: Sendable {
     let locks = KeyedLocks<RoomID>()
     let heads = Mutex<[RoomID: RoomHead]>([:])
     let eventCache = EventCache()
+    /// Content was redacted or erased since the database's freed space was last scrubbed.
+    let scrubPending = Mutex(false)
     /// Set once by `Homeserver`: remote joins, invites and leaves, and handing new events to
     /// the servers in the room.
     let federation = Mutex<RoomFederation?>(nil)
@@ -114,6 +116,7 @@ public final class Rooms: Sendable {
     public func send(_ roomID: RoomID, sender: UserID, type: String, stateKey: String? = nil, content: JSONObject,
                      redacts: EventID? = nil, transaction: ClientTransaction? = nil) async throws -> EventID {
         if let transaction, let existing = try await store.eventForTransaction(transaction) { return existing }
+        try await requireAgreement(roomID, sender: sender, type: type, stateKey: stateKey, content: content)
         let (pdu, persisted) = try await locks.withLock(roomID) { () async throws -> (PDU, PersistedEvent) in
             if let transaction, let existing = try await store.eventForTransaction(transaction),
                let pdu = try await pdus([existing])[existing] {
@@ -127,6 +130,11 @@ public final class Rooms: Sendable {
         if persisted.stream > 0 {
             try await afterPersist(pdu)
             await federation.withLock({ $0 })?.broadcast(pdu)
+            // Whoever sets a room's agreement has accepted that version.
+            if type == Self.agreementType, sender.server == settings.serverName, let version = content["version"]?.stringValue {
+                try await roomPolicies.recordAgreementAcceptance(AgreementAcceptance(roomID: roomID, userID: sender, version: version,
+                                                                                     acceptedAt: clock.now()))
+            }
         }
         return pdu.eventID
     }
@@ -211,6 +219,7 @@ public final class Rooms: Sendable {
         let redacted = stored.pdu.redacted()
         try await store.applyRedaction(of: target, redactedJSON: redacted.json, by: redaction.eventID)
         eventCache.put(redacted)
+        scrubPending.withLock { $0 = true }
     }
 }
 
