@@ -34,5 +34,6 @@ public enum ClientAPI {
             + ReportingRoutes.routes(endpoint)
             + EndToEndRoutes.routes(endpoint)
             + PolicyRoutes.routes(endpoint)
+            + SupportGroupRoutes.routes(endpoint)
     }
 }
