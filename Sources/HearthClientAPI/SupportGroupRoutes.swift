@@ -15,7 +15,7 @@ enum SupportGroupRoutes {
             e.open(.get, ["/_hearth/consent"]) { request in
                 let (roomID, user) = try consentParameters(request.query("room"), request.query("user"), request.query("h"), hs)
                 guard let agreement = try await hs.rooms.agreement(roomID) else { throw MatrixError.notFound("This room has no agreement") }
-                let accepted = try await hs.storage.roomPolicies.hasAcceptedAgreement(roomID, user, version: agreement.version)
+                let accepted = try await hs.storage.privacy.hasAcceptedAgreement(roomID, user, version: agreement.version)
                 let form = accepted
                     ? "<p class=\"done\">You accepted version \(html(agreement.version)). You can return to your Matrix client.</p>"
                     : """
@@ -41,6 +41,14 @@ enum SupportGroupRoutes {
                 return page(title: "Agreement accepted", body: """
                     <p class="done">Thank you. Your acceptance of version \(html(version)) is recorded. You can return to your Matrix client.</p>
                     """)
+            },
+            // A member's own archive (Spec/support-groups.md); server admins may export anyone's.
+            e.authed(.get, ["/_hearth/client/v1/export"], access: .nonGuest, rateLimited: true) { _, requester in
+                MatrixResponse(json: try await hs.exportMember(requester.userID))
+            },
+            e.authed(.get, [PolicyRoutes.prefix + "/users/{userId}/export"]) { request, requester in
+                guard requester.isAdmin else { throw MatrixError.forbidden("Only server admins may export other users' data") }
+                return MatrixResponse(json: try await hs.exportMember(try request.userID()))
             },
             e.authed(.get, [PolicyRoutes.prefix + "/rooms/{roomId}/agreement/acceptances"]) { request, requester in
                 let roomID = try request.roomID()

@@ -13,7 +13,7 @@ struct Hearth: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hearth",
         abstract: "Hearth: a Matrix homeserver for organizations that keep their members' data to themselves.",
-        subcommands: [Serve.self, GenerateConfig.self, RegisterUser.self, RotateKey.self, Audit.self, Policy.self, Routes.self],
+        subcommands: [Serve.self, GenerateConfig.self, RegisterUser.self, RotateKey.self, ExportUser.self, Audit.self, Policy.self, Routes.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -264,6 +264,38 @@ struct Policy: AsyncParsableCommand {
             let explanation = try await PolicyExplanation.explain(destination: server, roomID: roomID, userID: userID,
                                                                   rooms: homeserver.rooms)
             print(json ? String(decoding: JSONValue.object(explanation.json).encoded(), as: UTF8.self) : explanation.text)
+        }
+    }
+}
+
+/// Writes a member's archive (Spec/support-groups.md): what `GET /_hearth/client/v1/export` gives them.
+struct ExportUser: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export-user", abstract: "Write everything this server holds about a user to a JSON archive.")
+
+    @OptionGroup var options: ConfigOption
+    @Option(help: "The user ID (@alice:server) or localpart.") var user: String
+    @Option(help: "Where to write the archive (default: standard output).") var output: String?
+
+    func run() async throws {
+        let config = try options.load()
+        guard FileManager.default.fileExists(atPath: config.databasePath) else {
+            throw ValidationError("no database at \(config.databasePath): has this server run yet?")
+        }
+        guard let userID = UserID(user) ?? UserID(localpart: user, server: config.serverName) else {
+            throw ValidationError("'\(user)' is not a user ID")
+        }
+        let homeserver = try HearthServer.makeHomeserver(config, logger: Logger(label: "hearth"))
+        let archive: JSONObject
+        do { archive = try await homeserver.exportMember(userID) } catch let error as MatrixError { throw ValidationError(error.message) }
+        let bytes = JSONValue.object(archive).encoded()
+        if let output {
+            guard FileManager.default.createFile(atPath: output, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
+                throw ValidationError("cannot write \(output)")
+            }
+            print("Wrote the archive of \(userID) to \(output) (\(bytes.count) bytes).")
+        } else {
+            FileHandle.standardOutput.write(Data(bytes))
         }
     }
 }

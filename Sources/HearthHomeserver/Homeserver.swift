@@ -30,7 +30,7 @@ public final class Homeserver: Sendable {
         self.logger = logger
         notifier = StreamNotifier()
         accounts = Accounts(settings: settings, store: storage.accounts, clock: clock, uia: UserInteractiveAuth(clock: clock))
-        rooms = Rooms(settings: settings, store: storage.rooms, accounts: storage.accounts, roomPolicies: storage.roomPolicies,
+        rooms = Rooms(settings: settings, store: storage.rooms, accounts: storage.accounts, privacy: storage.privacy,
                       signingKey: signingKey,
                       clock: clock, notifier: notifier, logger: logger)
         ephemeral = EphemeralState(clock: clock, notifier: notifier)
@@ -54,6 +54,8 @@ public final class Homeserver: Sendable {
     /// Deactivates an account: it leaves every room, loses its sessions and devices, and with
     /// `erase` its profile goes too.
     public func deactivate(_ user: UserID, erase: Bool) async throws {
+        // Erasing comes first, while the user is still in their rooms and may redact there.
+        if erase { try await eraseMember(user) }
         try await rooms.leaveAll(user)
         for device in try await accounts.devices(of: user) { try await keys.deleteDevice(user, device.deviceID) }
         if erase {
@@ -63,6 +65,7 @@ public final class Homeserver: Sendable {
             }
         }
         try await storage.accounts.setDeactivated(user)
+        if erase { try await storage.privacy.scrubFreedSpace() }
     }
 
     /// Deletes devices with their sessions, keys and pending to-device messages.

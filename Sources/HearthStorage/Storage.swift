@@ -13,8 +13,8 @@ public protocol Storage: Sendable {
     var federationInbox: any FederationInboxStore { get }
     var keys: any KeyStore { get }
     var federation: any FederationStore { get }
-    /// Room classes under the organization policy, and media-to-room references.
-    var roomPolicies: any RoomPolicyStore { get }
+    /// Room classes, expiry, agreements, and a member's own data (PrivacyStore).
+    var privacy: any PrivacyStore { get }
 }
 
 /// Failures a backend reports in terms the homeserver understands.

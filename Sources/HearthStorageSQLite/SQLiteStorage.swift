@@ -21,7 +21,7 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
     public let keys: any KeyStore
     /// Server keys, the outbound federation queue and the egress audit log.
     public let federation: any FederationStore
-    public let roomPolicies: any RoomPolicyStore
+    public let privacy: any PrivacyStore
 
     public init(path: String, synchronous: Synchronous = .full) throws {
         var configuration = Configuration()
@@ -46,7 +46,7 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
         federationInbox = SQLiteFederationInboxStore(pool: pool)
         keys = SQLiteKeyStore(pool: pool)
         federation = SQLiteFederationStore(pool: pool)
-        roomPolicies = SQLiteRoomPolicyStore(pool: pool)
+        privacy = SQLitePrivacyStore(pool: pool)
     }
 
     /// Applied migrations, oldest first (for diagnostics and tests).

@@ -10,7 +10,7 @@ extension Rooms {
     /// A room's class: as assigned, or for an unassigned room the policy's default when this
     /// server created it and `open` when another server did (it federated before we joined).
     public func roomPolicy(_ roomID: RoomID) async throws -> RoomPolicy {
-        if let record = try await roomPolicies.roomClass(roomID), let roomClass = RoomClass(rawValue: record.roomClass) {
+        if let record = try await privacy.roomClass(roomID), let roomClass = RoomClass(rawValue: record.roomClass) {
             return RoomPolicy(roomClass: roomClass, partners: record.partners.compactMap(ServerName.init))
         }
         guard let room = try await store.room(roomID), room.creator.server == settings.serverName else {
@@ -35,7 +35,7 @@ extension Rooms {
     }
 
     func storeRoomPolicy(_ roomID: RoomID, _ roomPolicy: RoomPolicy, setBy: UserID?) async throws {
-        try await roomPolicies.setRoomClass(RoomClassRecord(roomID: roomID, roomClass: roomPolicy.roomClass.rawValue,
+        try await privacy.setRoomClass(RoomClassRecord(roomID: roomID, roomClass: roomPolicy.roomClass.rawValue,
                                                             partners: roomPolicy.partners.map(\.rawValue), setBy: setBy?.rawValue,
                                                             setAt: clock.now()))
     }
@@ -176,6 +176,6 @@ extension Rooms: PolicyFacts {
     }
 
     public func roomsMentioningMedia(_ mxcURI: String) async throws -> [RoomID] {
-        try await roomPolicies.roomsMentioningMedia(mxcURI)
+        try await privacy.roomsMentioningMedia(mxcURI)
     }
 }

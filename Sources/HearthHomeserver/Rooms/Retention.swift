@@ -49,14 +49,14 @@ extension Homeserver {
     @discardableResult
     public func expireMessages(now: Milliseconds) async throws -> ExpiryReport {
         var report = ExpiryReport()
-        var due: [EventID] = try await storage.roomPolicies.selfDestructsDue(at: now, limit: 1000)
+        var due: [EventID] = try await storage.privacy.selfDestructsDue(at: now, limit: 1000)
         let retention = settings.retention
         if retention.enabled {
-            for roomID in try await storage.roomPolicies.allRooms() {
+            for roomID in try await storage.privacy.allRooms() {
                 let requested = try await rooms.currentStateEvent(roomID, StateKey("m.room.retention", ""))?
                     .content["max_lifetime"]?.intValue
                 guard let lifetime = retention.effectiveMaxLifetime(requested: requested) else { continue }
-                due += try await storage.roomPolicies.eventsToExpire(in: roomID, sentBefore: now - lifetime, limit: 1000)
+                due += try await storage.privacy.eventsToExpire(in: roomID, sentBefore: now - lifetime, limit: 1000)
             }
         }
         for eventID in Set(due) {
@@ -66,7 +66,7 @@ extension Homeserver {
                 try await rooms.eraseContent(of: stored.pdu)
                 report.erased += 1
             }
-            for mxc in uploads where try await !storage.roomPolicies.isMediaMentioned(mxc) {
+            for mxc in uploads where try await !storage.privacy.isMediaMentioned(mxc) {
                 try await media.delete(mediaID: String(mxc.dropFirst("mxc://\(serverName.rawValue)/".count)))
                 report.mediaDeleted += 1
             }
@@ -74,7 +74,7 @@ extension Homeserver {
         // Redactions (these, or any since the last pass) leave old pages in the write-ahead
         // log until it is checkpointed and truncated.
         if rooms.scrubPending.withLock({ pending in defer { pending = false }; return pending }) || report != ExpiryReport() {
-            try await storage.roomPolicies.scrubFreedSpace()
+            try await storage.privacy.scrubFreedSpace()
         }
         if report != ExpiryReport() {
             logger.info("messages expired", metadata: ["redacted": "\(report.redacted)", "erased": "\(report.erased)",
@@ -105,7 +105,7 @@ extension Rooms {
     /// Redacts an expired message in the name of its local sender, or of a local member
     /// allowed to redact others' events. False when nobody here can (a remote sender's
     /// message, or a room everyone here has left).
-    func expireByRedaction(_ pdu: PDU) async throws -> Bool {
+    func expireByRedaction(_ pdu: PDU, reason: String = "expired") async throws -> Bool {
         let levels = try await powerLevels(pdu.roomID)
         var candidates: [UserID] = []
         if pdu.sender.server == settings.serverName { candidates.append(pdu.sender) }
@@ -118,7 +118,7 @@ extension Rooms {
         }
         for sender in candidates where try await membership(of: sender, in: pdu.roomID) == "join" {
             do {
-                try await send(pdu.roomID, sender: sender, type: "m.room.redaction", content: ["reason": "expired"], redacts: pdu.eventID)
+                try await send(pdu.roomID, sender: sender, type: "m.room.redaction", content: ["reason": .string(reason)], redacts: pdu.eventID)
                 return true
             } catch {
                 logger.info("expiry redaction refused", metadata: ["event_id": "\(pdu.eventID)", "error": "\(error)"])
@@ -131,7 +131,7 @@ extension Rooms {
     /// the hashes and signatures the room's history needs).
     func eraseContent(of pdu: PDU) async throws {
         let redacted = pdu.redacted()
-        try await roomPolicies.eraseContent(of: pdu.eventID, redactedJSON: redacted.json)
+        try await privacy.eraseContent(of: pdu.eventID, redactedJSON: redacted.json)
         eventCache.put(redacted)
         scrubPending.withLock { $0 = true }
     }

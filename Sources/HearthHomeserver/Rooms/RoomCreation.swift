@@ -210,7 +210,7 @@ extension Rooms {
         if roomPolicy.roomClass == .partners { try await keepPartnerACL(roomID, roomPolicy, sender: creator) }
         // The creator set the room's agreement, and so has accepted that version.
         if let version = initialState.last(where: { $0.type == Self.agreementType && $0.stateKey.isEmpty })?.content["version"]?.stringValue {
-            try await roomPolicies.recordAgreementAcceptance(AgreementAcceptance(roomID: roomID, userID: creator, version: version,
+            try await privacy.recordAgreementAcceptance(AgreementAcceptance(roomID: roomID, userID: creator, version: version,
                                                                                  acceptedAt: clock.now()))
         }
         if let alias { try await store.setAlias(alias, to: roomID, creator: creator) }

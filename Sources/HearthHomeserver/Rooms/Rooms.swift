@@ -12,7 +12,7 @@ public final class Rooms: Sendable {
     let settings: HomeserverSettings
     let store: any RoomStore
     let accounts: any AccountStore
-    let roomPolicies: any RoomPolicyStore
+    let privacy: any PrivacyStore
     let signingKey: SigningKey
     let clock: any WallClock
     let notifier: StreamNotifier
@@ -26,12 +26,12 @@ public final class Rooms: Sendable {
     /// the servers in the room.
     let federation = Mutex<RoomFederation?>(nil)
 
-    init(settings: HomeserverSettings, store: any RoomStore, accounts: any AccountStore, roomPolicies: any RoomPolicyStore,
+    init(settings: HomeserverSettings, store: any RoomStore, accounts: any AccountStore, privacy: any PrivacyStore,
          signingKey: SigningKey, clock: any WallClock, notifier: StreamNotifier, logger: Logger) {
         self.settings = settings
         self.store = store
         self.accounts = accounts
-        self.roomPolicies = roomPolicies
+        self.privacy = privacy
         self.signingKey = signingKey
         self.clock = clock
         self.notifier = notifier
@@ -132,7 +132,7 @@ public final class Rooms: Sendable {
             await federation.withLock({ $0 })?.broadcast(pdu)
             // Whoever sets a room's agreement has accepted that version.
             if type == Self.agreementType, sender.server == settings.serverName, let version = content["version"]?.stringValue {
-                try await roomPolicies.recordAgreementAcceptance(AgreementAcceptance(roomID: roomID, userID: sender, version: version,
+                try await privacy.recordAgreementAcceptance(AgreementAcceptance(roomID: roomID, userID: sender, version: version,
                                                                                      acceptedAt: clock.now()))
             }
         }

@@ -29,7 +29,7 @@ extension Rooms {
             if try await exists(roomID), try await membership(of: sender, in: roomID) == "join" { return }
         }
         guard let agreement = try await agreement(roomID) else { return }
-        if try await roomPolicies.hasAcceptedAgreement(roomID, sender, version: agreement.version) { return }
+        if try await privacy.hasAcceptedAgreement(roomID, sender, version: agreement.version) { return }
         throw MatrixError(.consentNotGiven, status: 403,
                           "This room asks its members to accept its agreement (version \(agreement.version)) first: \(consentURI(roomID, sender))",
                           extra: ["consent_uri": .string(consentURI(roomID, sender))])
@@ -54,7 +54,7 @@ extension Rooms {
         guard agreement.version == version else {
             throw MatrixError(.unknown, status: 409, "The agreement changed to version \(agreement.version); read it again")
         }
-        try await roomPolicies.recordAgreementAcceptance(AgreementAcceptance(roomID: roomID, userID: user, version: version,
+        try await privacy.recordAgreementAcceptance(AgreementAcceptance(roomID: roomID, userID: user, version: version,
                                                                              acceptedAt: clock.now()))
         return version
     }
@@ -69,7 +69,7 @@ extension Rooms {
                 throw MatrixError.forbidden("Only the room's moderators and server admins see who accepted its agreement")
             }
         }
-        return try await roomPolicies.agreementAcceptances(roomID)
+        return try await privacy.agreementAcceptances(roomID)
     }
 
     static func queryEncoded(_ text: String) -> String {

@@ -3,7 +3,7 @@ import GRDB
 import HearthCore
 import HearthStorage
 
-struct SQLiteRoomPolicyStore: RoomPolicyStore {
+struct SQLitePrivacyStore: PrivacyStore {
     let pool: DatabasePool
 
     func roomClass(_ roomID: RoomID) async throws -> RoomClassRecord? {
@@ -41,7 +41,7 @@ struct SQLiteRoomPolicyStore: RoomPolicyStore {
     }
 }
 
-extension SQLiteRoomPolicyStore {
+extension SQLitePrivacyStore {
     func allRooms() async throws -> [RoomID] {
         try await storageCall {
             try await pool.read { db in try String.fetchAll(db, sql: "SELECT room_id FROM rooms").compactMap(RoomID.init) }
@@ -114,6 +114,40 @@ extension SQLiteRoomPolicyStore {
                                  arguments: [roomID.rawValue]).compactMap { row in
                     guard let user = UserID(row["user_id"] as String) else { return nil }
                     return AgreementAcceptance(roomID: roomID, userID: user, version: row["version"], acceptedAt: row["accepted_at"])
+                }
+            }
+        }
+    }
+
+    func eventsSent(by userID: UserID, timelineOnly: Bool, after: StreamPosition, limit: Int) async throws -> [StoredEvent] {
+        try await storageCall {
+            try await pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT \(SQLiteRoomStore.eventColumns) FROM events e JOIN rooms r USING (room_id)
+                    WHERE e.sender = ? AND e.stream > ? AND e.rejection_reason IS NULL
+                      AND json_extract(e.json, '$.content') != '{}' \(timelineOnly ? "AND e.state_key IS NULL AND e.type != 'm.room.redaction'" : "")
+                    ORDER BY e.stream LIMIT ?
+                    """, arguments: [userID.rawValue, after, limit]).map(SQLiteRoomStore.storedEvent(from:))
+            }
+        }
+    }
+
+    func mediaUploaded(by userID: UserID) async throws -> [MediaRecord] {
+        try await storageCall {
+            try await pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM media WHERE uploader = ? ORDER BY created_at", arguments: [userID.rawValue]).map {
+                    MediaRecord(mediaID: $0["media_id"], uploader: userID, contentType: $0["content_type"], fileName: $0["file_name"],
+                                size: $0["size"], createdAt: $0["created_at"], sha256: $0["sha256"])
+                }
+            }
+        }
+    }
+
+    func deletePersonalData(of userID: UserID) async throws {
+        try await storageCall {
+            try await pool.write { db in
+                for table in ["account_data", "filters", "receipts", "profile_fields", "backup_keys", "backup_versions"] {
+                    try db.execute(sql: "DELETE FROM \(table) WHERE user_id = ?", arguments: [userID.rawValue])
                 }
             }
         }

@@ -20,9 +20,10 @@ public struct RoomClassRecord: Sendable, Equatable {
     }
 }
 
-/// Room classes, message expiry, and the facts the policy needs that no other store answers
-/// directly.
-public protocol RoomPolicyStore: Sendable {
+/// What the organization policy and the support-group features keep and ask about: room
+/// classes and where uploads were posted, message expiry, agreements, and a member's own data
+/// for export and erasure.
+public protocol PrivacyStore: Sendable {
     func roomClass(_ roomID: RoomID) async throws -> RoomClassRecord?
     func setRoomClass(_ record: RoomClassRecord) async throws
     /// Rooms with an event whose content mentions `mxcURI` (an upload posted there).
@@ -48,6 +49,16 @@ public protocol RoomPolicyStore: Sendable {
     func recordAgreementAcceptance(_ acceptance: AgreementAcceptance) async throws
     /// Every acceptance in the room, newest first.
     func agreementAcceptances(_ roomID: RoomID) async throws -> [AgreementAcceptance]
+
+    // MARK: A member's own data
+
+    /// Events `userID` sent that still have content, oldest first (`timelineOnly`: not state).
+    func eventsSent(by userID: UserID, timelineOnly: Bool, after: StreamPosition, limit: Int) async throws -> [StoredEvent]
+    /// Media `userID` uploaded.
+    func mediaUploaded(by userID: UserID) async throws -> [MediaRecord]
+    /// Removes what the server keeps for the user beyond their account row: account data,
+    /// filters, receipts, profile fields.
+    func deletePersonalData(of userID: UserID) async throws
 
     /// Makes erased content unrecoverable from the database files: freed pages are zeroed
     /// (secure_delete) and the write-ahead log is checkpointed and truncated.
