@@ -42,6 +42,13 @@ enum SupportGroupRoutes {
                     <p class="done">Thank you. Your acceptance of version \(html(version)) is recorded. You can return to your Matrix client.</p>
                     """)
             },
+            // What the server keeps and what leaves, from the configuration in force.
+            e.open(.get, ["/_hearth/transparency"]) { _ in
+                var headers = HTTPFields()
+                headers[.cacheControl] = "no-store"
+                return MatrixResponse(bytes: Array(TransparencyPage.html(hs.settings).utf8), contentType: "text/html; charset=utf-8",
+                                      headers: headers)
+            },
             // A member's own archive (Spec/support-groups.md); server admins may export anyone's.
             e.authed(.get, ["/_hearth/client/v1/export"], access: .nonGuest, rateLimited: true) { _, requester in
                 MatrixResponse(json: try await hs.exportMember(requester.userID))
@@ -49,6 +56,24 @@ enum SupportGroupRoutes {
             e.authed(.get, [PolicyRoutes.prefix + "/users/{userId}/export"]) { request, requester in
                 guard requester.isAdmin else { throw MatrixError.forbidden("Only server admins may export other users' data") }
                 return MatrixResponse(json: try await hs.exportMember(try request.userID()))
+            },
+            // The moderation queue.
+            e.authed(.get, [PolicyRoutes.prefix + "/reports"]) { request, requester in
+                let roomID = try request.query("room_id").map { text throws(MatrixError) -> RoomID in
+                    guard let id = RoomID(text) else { throw MatrixError.invalidParam("room_id is not a room ID") }
+                    return id
+                }
+                let reports = try await hs.moderationQueue(for: requester.userID, isServerAdmin: requester.isAdmin, roomID: roomID,
+                                                           includeResolved: try request.queryBool("include_resolved") ?? false)
+                return MatrixResponse(json: ["reports": .array(reports.map { .object($0.json) })])
+            },
+            e.authed(.post, [PolicyRoutes.prefix + "/reports/{reportId}/resolve"]) { request, requester in
+                guard let id = Int64(try request.path("reportId")) else { throw MatrixError.invalidParam("reportId must be a number") }
+                let body = try request.jsonBody()
+                let resolution = body["resolution"]?.stringValue ?? "resolved"
+                try await hs.resolveReport(id: id, by: requester.userID, isServerAdmin: requester.isAdmin, resolution: resolution,
+                                           removeEvent: body["remove_event"]?.boolValue ?? false)
+                return .empty
             },
             e.authed(.get, [PolicyRoutes.prefix + "/rooms/{roomId}/agreement/acceptances"]) { request, requester in
                 let roomID = try request.roomID()
@@ -105,20 +130,7 @@ enum SupportGroupRoutes {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    static func html(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            switch character {
-            case "&": escaped += "&amp;"
-            case "<": escaped += "&lt;"
-            case ">": escaped += "&gt;"
-            case "\"": escaped += "&quot;"
-            case "'": escaped += "&#39;"
-            default: escaped.append(character)
-            }
-        }
-        return escaped
-    }
+    static func html(_ text: String) -> String { HTML.escape(text) }
 
     static func page(title: String, body: String) -> MatrixResponse {
         let document = """

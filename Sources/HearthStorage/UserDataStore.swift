@@ -59,10 +59,14 @@ public protocol UserDataStore: Sendable {
                     score: Int64?, at: Milliseconds) async throws
     /// Every report, oldest first (for moderators' tools).
     func reports() async throws -> [ContentReport]
+    /// Marks a report resolved; false when there is no such report or it was resolved already.
+    func resolveReport(id: Int64, by moderator: UserID, resolution: String, at: Milliseconds) async throws -> Bool
 }
 
 /// A user's report of an event, a room or another user.
 public struct ContentReport: Sendable, Equatable {
+    /// Assigned by the store.
+    public var id: Int64 = 0
     public var reporter: UserID
     public var roomID: RoomID?
     public var eventID: EventID?
@@ -70,6 +74,10 @@ public struct ContentReport: Sendable, Equatable {
     public var reason: String?
     public var score: Int64?
     public var createdAt: Milliseconds
+    /// Set when a moderator resolved it: when, who, and what they decided (`removed`, `dismissed`…).
+    public var resolvedAt: Milliseconds? = nil
+    public var resolvedBy: UserID? = nil
+    public var resolution: String? = nil
 
     public init(reporter: UserID, roomID: RoomID?, eventID: EventID?, userID: UserID?, reason: String?, score: Int64?,
                 createdAt: Milliseconds) {

@@ -234,5 +234,12 @@ extension SQLiteSchema {
                 );
                 """)
         }
+        migrator.registerMigration("0008_moderation_queue") { db in
+            try db.execute(sql: """
+                ALTER TABLE reports ADD COLUMN resolved_by TEXT;
+                ALTER TABLE reports ADD COLUMN resolution TEXT;
+                CREATE INDEX reports_by_room ON reports(room_id, id);
+                """)
+        }
     }
 }

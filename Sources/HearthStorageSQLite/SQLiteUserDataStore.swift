@@ -132,11 +132,27 @@ struct SQLiteUserDataStore: UserDataStore {
         try await storageCall {
             try await pool.read { db in
                 try Row.fetchAll(db, sql: "SELECT * FROM reports ORDER BY id").map { row in
-                    ContentReport(reporter: UserID(row["reporter"] as String)!, roomID: (row["room_id"] as String?).flatMap(RoomID.init),
-                                  eventID: (row["event_id"] as String?).flatMap(EventID.init),
-                                  userID: (row["user_id"] as String?).flatMap(UserID.init), reason: row["reason"],
-                                  score: row["score"], createdAt: row["created_at"])
+                    var report = ContentReport(reporter: UserID(row["reporter"] as String)!,
+                                               roomID: (row["room_id"] as String?).flatMap(RoomID.init),
+                                               eventID: (row["event_id"] as String?).flatMap(EventID.init),
+                                               userID: (row["user_id"] as String?).flatMap(UserID.init), reason: row["reason"],
+                                               score: row["score"], createdAt: row["created_at"])
+                    report.id = row["id"]
+                    report.resolvedAt = row["resolved_at"]
+                    report.resolvedBy = (row["resolved_by"] as String?).flatMap(UserID.init)
+                    report.resolution = row["resolution"]
+                    return report
                 }
+            }
+        }
+    }
+
+    func resolveReport(id: Int64, by moderator: UserID, resolution: String, at: Milliseconds) async throws -> Bool {
+        try await storageCall {
+            try await pool.write { db in
+                try db.execute(sql: "UPDATE reports SET resolved_at = ?, resolved_by = ?, resolution = ? WHERE id = ? AND resolved_at IS NULL",
+                               arguments: [at, moderator.rawValue, resolution, id])
+                return db.changesCount == 1
             }
         }
     }

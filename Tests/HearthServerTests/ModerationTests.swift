@@ -1,0 +1,75 @@
+import Foundation
+import HearthCore
+import HearthHomeserver
+import Testing
+
+/// The moderation queue (reports, read and resolved by room moderators and server admins)
+/// and the transparency page.
+@Suite(.serialized) struct ModerationTests {
+    @Test func roomModeratorsWorkThroughTheReportsAboutTheirRooms() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.destroy() } }
+        let facilitator = try await server.register("facilitator")
+        let member = try await server.register("member")
+        let reporter = try await server.register("reporter")
+        let elsewhere = try await server.register("elsewhere")
+        let admin = try await server.register("admin")
+        try await server.homeserver.storage.accounts.setAdmin(UserID(admin.userID)!, true)
+        let group = try await server.createRoom(facilitator, ["preset": "public_chat"])
+        try await server.join(member, group)
+        try await server.join(reporter, group)
+        let other = try await server.createRoom(elsewhere, ["preset": "public_chat"])
+        try await server.join(reporter, other)
+        let hurtful = try await server.sendEvent(member, group, type: "m.room.message", ["msgtype": "m.text", "body": "hurtful-9191"])
+        let otherEvent = try await server.sendEvent(elsewhere, other, type: "m.room.message", ["msgtype": "m.text", "body": "fine"])
+        try await server.post(TestServer.room(group, "/report/\(hurtful.urlPathEncoded)"), reporter, ["reason": "unkind", "score": -100]).expectOK()
+        try await server.post(TestServer.room(other, "/report/\(otherEvent.urlPathEncoded)"), reporter, ["reason": "spam"]).expectOK()
+
+        // The facilitator sees the report about their room only; a member sees none.
+        let queue = try await server.get("/_hearth/admin/v1/reports", facilitator)
+        queue.expectOK()
+        let reports = queue.json["reports"]?.arrayValue ?? []
+        #expect(reports.count == 1 && reports.first?["event_id"]?.stringValue == hurtful && reports.first?["reason"] == "unkind")
+        #expect(try await server.get("/_hearth/admin/v1/reports", member).json["reports"]?.arrayValue?.isEmpty == true)
+        #expect(try await server.get("/_hearth/admin/v1/reports", admin).json["reports"]?.arrayValue?.count == 2)
+        let id = try #require(reports.first?["id"]?.intValue)
+
+        // Others cannot resolve it; the facilitator removes the message and closes the report.
+        try await server.post("/_hearth/admin/v1/reports/\(id)/resolve", member, ["resolution": "dismissed"]).expectError(403, "M_FORBIDDEN")
+        try await server.post("/_hearth/admin/v1/reports/\(id)/resolve", facilitator, ["resolution": "removed", "remove_event": true]).expectOK()
+        #expect(try await server.get(TestServer.room(group, "/event/\(hurtful.urlPathEncoded)"), reporter).json["content"] == [:])
+        #expect(try await server.get("/_hearth/admin/v1/reports", facilitator).json["reports"]?.arrayValue?.isEmpty == true)
+        let history = try await server.get("/_hearth/admin/v1/reports?include_resolved=true", facilitator).json["reports"]?.arrayValue ?? []
+        #expect(history.first?["resolution"] == "removed" && history.first?["resolved_by"]?.stringValue == facilitator.userID)
+        try await server.post("/_hearth/admin/v1/reports/\(id)/resolve", admin, ["resolution": "again"]).expectError(409, "M_UNKNOWN")
+        try await server.post("/_hearth/admin/v1/reports/999/resolve", admin, [:]).expectError(404, "M_NOT_FOUND")
+    }
+
+    @Test func theTransparencyPageSaysWhatIsKeptAndWhatLeaves() async throws {
+        var policy = OrganizationPolicy()
+        policy.federation = .allowlist([ServerPattern("partner.example")!])
+        policy.rooms.defaultClass = .localOnly
+        policy.sharing = .minimal
+        policy.auditRetention = 2 * 31_536_000_000
+        let server = try await TestServer.start { config in
+            config.policy = policy
+            config.retention.enabled = true
+            config.retention.defaultMaxLifetime = 30 * 86_400_000
+            config.enableRegistration = true
+            config.registrationRequiresToken = true
+        }
+        defer { Task { await server.destroy() } }
+        let page = try await server.get("/_hearth/transparency")
+        #expect(page.status == 200 && page.headers["content-type"]?.hasPrefix("text/html") == true)
+        let text = String(decoding: page.bytes, as: UTF8.self)
+        for expected in ["deleted 30 days after they were sent", "Only these servers are contacted: partner.example",
+                         "local-only", "Presence (online status): not shared", "Profiles are not answered",
+                         "kept for 2 years", "invitation token"] {
+            #expect(text.contains(expected), "missing: \(expected)")
+        }
+        // It follows the policy in force.
+        server.homeserver.settings.policy.replace(OrganizationPolicy())
+        let open = String(decoding: try await server.get("/_hearth/transparency").bytes, as: UTF8.self)
+        #expect(open.contains("Any Matrix server taking part in a shared room can be contacted."))
+    }
+}
