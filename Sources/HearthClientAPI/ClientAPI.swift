@@ -35,5 +35,6 @@ public enum ClientAPI {
             + EndToEndRoutes.routes(endpoint)
             + PolicyRoutes.routes(endpoint)
             + SupportGroupRoutes.routes(endpoint)
+            + AdminRoutes.routes(endpoint)
     }
 }

@@ -94,4 +94,24 @@ public protocol AccountStore: Sendable {
     func registrationTokenIsUsable(_ token: String, now: Milliseconds) async throws -> Bool
     func consumeRegistrationToken(_ token: String, now: Milliseconds) async throws -> Bool
     func createRegistrationToken(_ token: String, usesAllowed: Int?, expiresAt: Milliseconds?) async throws
+    /// Every token, or the one named.
+    func registrationTokens() async throws -> [RegistrationToken]
+    func updateRegistrationToken(_ token: String, usesAllowed: Int??, expiresAt: Milliseconds??) async throws -> Bool
+    func deleteRegistrationToken(_ token: String) async throws -> Bool
+}
+
+/// A registration token as administrators manage it (Synapse's admin API shape).
+public struct RegistrationToken: Sendable, Equatable {
+    public var token: String
+    public var usesAllowed: Int?
+    /// Registrations completed with it.
+    public var completed: Int
+    public var expiresAt: Milliseconds?
+
+    public init(token: String, usesAllowed: Int?, completed: Int, expiresAt: Milliseconds?) {
+        self.token = token
+        self.usesAllowed = usesAllowed
+        self.completed = completed
+        self.expiresAt = expiresAt
+    }
 }

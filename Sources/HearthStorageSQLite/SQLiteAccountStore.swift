@@ -260,4 +260,39 @@ struct SQLiteAccountStore: AccountStore {
             }
         }
     }
+
+    func registrationTokens() async throws -> [RegistrationToken] {
+        try await storageCall {
+            try await pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM registration_tokens ORDER BY token").map { row in
+                    RegistrationToken(token: row["token"], usesAllowed: row["uses_allowed"], completed: row["uses"], expiresAt: row["expires_at"])
+                }
+            }
+        }
+    }
+
+    func updateRegistrationToken(_ token: String, usesAllowed: Int??, expiresAt: Milliseconds??) async throws -> Bool {
+        try await storageCall {
+            try await pool.write { db in
+                guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM registration_tokens WHERE token = ?)", arguments: [token]) == true
+                else { return false }
+                if let usesAllowed {
+                    try db.execute(sql: "UPDATE registration_tokens SET uses_allowed = ? WHERE token = ?", arguments: [usesAllowed, token])
+                }
+                if let expiresAt {
+                    try db.execute(sql: "UPDATE registration_tokens SET expires_at = ? WHERE token = ?", arguments: [expiresAt, token])
+                }
+                return true
+            }
+        }
+    }
+
+    func deleteRegistrationToken(_ token: String) async throws -> Bool {
+        try await storageCall {
+            try await pool.write { db in
+                try db.execute(sql: "DELETE FROM registration_tokens WHERE token = ?", arguments: [token])
+                return db.changesCount == 1
+            }
+        }
+    }
 }

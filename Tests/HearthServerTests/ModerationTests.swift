@@ -73,3 +73,50 @@ import Testing
         #expect(open.contains("Any Matrix server taking part in a shared room can be contacted."))
     }
 }
+
+/// Invite-only registration managed through Synapse's registration-token admin API.
+@Suite(.serialized) struct RegistrationTokenAdminTests {
+    static func registerWithToken(_ server: TestServer, _ name: String, _ token: String) async throws -> TestServer.Response {
+        let first = try await server.post(TestServer.v3("/register"), nil, ["username": .string(name), "password": "pw"])
+        let session = try #require(first.json["session"]?.stringValue)
+        return try await server.post(TestServer.v3("/register"), nil, [
+            "username": .string(name), "password": "pw",
+            "auth": ["type": "m.login.registration_token", "token": .string(token), "session": .string(session)],
+        ])
+    }
+
+    @Test func adminsIssueTokensWithUsesAndExpiry() async throws {
+        let server = try await TestServer.start { $0.registrationRequiresToken = true }
+        defer { Task { await server.destroy() } }
+        // Registration needs a token, so the first accounts are made as `hearth register-user` does.
+        for (name, isAdmin) in [("admin", true), ("member", false)] {
+            _ = try await server.homeserver.accounts.createAccount(userID: UserID("@\(name):hearth.test")!, password: "correct horse battery",
+                                                                   isAdmin: isAdmin, inhibitLogin: true)
+        }
+        let admin = try await server.login("admin")
+        let base = "/_synapse/admin/v1/registration_tokens"
+        let notAdmin = try await server.login("member")
+        try await server.get(base, notAdmin).expectError(403, "M_FORBIDDEN")
+
+        let created = try await server.post(base + "/new", admin, ["token": "group-2026", "uses_allowed": 1])
+        created.expectOK()
+        #expect(created.json["token"] == "group-2026" && created.json["uses_allowed"] == 1 && created.json["completed"] == 0)
+        let generated = try await server.post(base + "/new", admin, ["length": 20, "expiry_time": .int(Int64(Date().timeIntervalSince1970 * 1000) + 86_400_000)])
+        #expect(generated.json["token"]?.stringValue?.count == 20)
+        try await server.post(base + "/new", admin, ["token": "group-2026"]).expectError(400, "M_INVALID_PARAM")
+        try await server.post(base + "/new", admin, ["token": "bad token!"]).expectError(400, "M_INVALID_PARAM")
+
+        // One registration, then the token is used up.
+        try await Self.registerWithToken(server, "newcomer", "group-2026").expectOK()
+        try await Self.registerWithToken(server, "second", "group-2026").expectError(401, "M_FORBIDDEN")
+        #expect(try await server.get(base + "/group-2026", admin).json["completed"] == 1)
+        #expect(try await server.get(base + "?valid=false", admin).json["registration_tokens"]?.arrayValue?.map { $0["token"] } == ["group-2026"])
+        // Raising its uses lets the second person in; deleting it ends it.
+        let raised = try await server.put(base + "/group-2026", admin, ["uses_allowed": 2])
+        #expect(raised.json["uses_allowed"] == 2)
+        try await Self.registerWithToken(server, "second", "group-2026").expectOK()
+        try await server.delete(base + "/group-2026", admin).expectOK()
+        try await server.get(base + "/group-2026", admin).expectError(404, "M_NOT_FOUND")
+        try await Self.registerWithToken(server, "third", "group-2026").expectError(401, "M_FORBIDDEN")
+    }
+}
