@@ -57,6 +57,8 @@ enum ProfileRoutes {
             },
             e.authed(.put, field, rateLimited: true) { request, requester in
                 let (user, key) = try owner(request, requester)
+                // Hearth's own fields (a verified role) are set by administrators only.
+                if key.hasPrefix("org.hearth.") { throw MatrixError.forbidden("\(key) is set by the server's administrators") }
                 guard let value = try request.jsonBody()[key] else { throw MatrixError.missingParam("Missing \(key)") }
                 switch key {
                 case "displayname", "avatar_url":
@@ -64,6 +66,9 @@ enum ProfileRoutes {
                     guard value.isNull || value.stringValue != nil else { throw MatrixError.badJSON("\(key) must be a string") }
                     if let text = value.stringValue {
                         if text.utf8.count > 256 { throw MatrixError.badJSON("\(key) is too long") }
+                        if key == "displayname", text.contains(Rooms.verifiedMark) {
+                            throw MatrixError.invalidParam("\(Rooms.verifiedMark) is reserved for roles this server has verified")
+                        }
                         if key == "avatar_url", !text.isEmpty, !text.hasPrefix("mxc://") { throw MatrixError.badJSON("avatar_url must be an mxc:// URI") }
                     }
                     let text = value.stringValue
@@ -85,6 +90,7 @@ enum ProfileRoutes {
             },
             e.authed(.delete, field, rateLimited: true) { request, requester in
                 let (user, key) = try owner(request, requester)
+                if key.hasPrefix("org.hearth.") { throw MatrixError.forbidden("\(key) is set by the server's administrators") }
                 switch key {
                 case "displayname": try await hs.setProfile(user, displayName: .some(nil), avatarURL: nil)
                 case "avatar_url": try await hs.setProfile(user, displayName: nil, avatarURL: .some(nil))

@@ -57,6 +57,19 @@ enum SupportGroupRoutes {
                 guard requester.isAdmin else { throw MatrixError.forbidden("Only server admins may export other users' data") }
                 return MatrixResponse(json: try await hs.exportMember(try request.userID()))
             },
+            // Verified professionals: server admins set and remove a user's role.
+            e.authed(.put, [PolicyRoutes.prefix + "/users/{userId}/role"]) { request, requester in
+                guard requester.isAdmin else { throw MatrixError.forbidden("Only server admins verify roles") }
+                let body = try request.jsonBody()
+                guard let role = body["role"]?.stringValue else { throw MatrixError.missingParam("role is required") }
+                try await hs.setVerifiedRole(try request.userID(), role: role, label: body["label"]?.stringValue, by: requester.userID)
+                return .empty
+            },
+            e.authed(.delete, [PolicyRoutes.prefix + "/users/{userId}/role"]) { request, requester in
+                guard requester.isAdmin else { throw MatrixError.forbidden("Only server admins verify roles") }
+                try await hs.setVerifiedRole(try request.userID(), role: nil, label: nil, by: requester.userID)
+                return .empty
+            },
             // The moderation queue.
             e.authed(.get, [PolicyRoutes.prefix + "/reports"]) { request, requester in
                 let roomID = try request.query("room_id").map { text throws(MatrixError) -> RoomID in

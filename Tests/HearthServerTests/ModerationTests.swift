@@ -120,3 +120,46 @@ import Testing
         try await Self.registerWithToken(server, "third", "group-2026").expectError(401, "M_FORBIDDEN")
     }
 }
+
+/// Verified professionals: shown after their name in every room, set by admins only.
+@Suite(.serialized) struct ProfessionalRoleTests {
+    @Test func aVerifiedCounsellorIsShownAsSuchInTheirRooms() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.destroy() } }
+        let admin = try await server.register("admin")
+        try await server.homeserver.storage.accounts.setAdmin(UserID(admin.userID)!, true)
+        let dana = try await server.register("dana")
+        let member = try await server.register("member")
+        try await server.put(TestServer.v3("/profile/\(dana.userID.urlPathEncoded)/displayname"), dana, ["displayname": "Dana"]).expectOK()
+        let group = try await server.createRoom(member, ["preset": "public_chat"])
+        try await server.join(dana, group)
+        func shownName() async throws -> String? {
+            try await server.get(TestServer.room(group, "/state/m.room.member/\(dana.userID.urlPathEncoded)"), member).json["displayname"]?.stringValue
+        }
+        #expect(try await shownName() == "Dana")
+
+        let path = "/_hearth/admin/v1/users/\(dana.userID.urlPathEncoded)/role"
+        try await server.put(path, member, ["role": "counsellor"]).expectError(403, "M_FORBIDDEN")
+        try await server.put(path, admin, ["role": "counsellor", "label": "Counsellor"]).expectOK()
+        #expect(try await shownName() == "Dana (✓ Counsellor)")
+        let profile = try await server.get(TestServer.v3("/profile/\(dana.userID.urlPathEncoded)"), member)
+        #expect(profile.json["org.hearth.verified_role"]?["role"] == "counsellor")
+        #expect(profile.json["org.hearth.verified_role"]?["verified_by"]?.stringValue == admin.userID)
+        // Rooms joined later show it too, and a new name keeps it.
+        let later = try await server.createRoom(member, ["preset": "public_chat"])
+        try await server.join(dana, later)
+        let laterName = try await server.get(TestServer.room(later, "/state/m.room.member/\(dana.userID.urlPathEncoded)"), member)
+        #expect(laterName.json["displayname"] == "Dana (✓ Counsellor)")
+        try await server.put(TestServer.v3("/profile/\(dana.userID.urlPathEncoded)/displayname"), dana, ["displayname": "Dana R."]).expectOK()
+        #expect(try await shownName() == "Dana R. (✓ Counsellor)")
+
+        // Nobody can claim the mark or the field themselves.
+        try await server.put(TestServer.v3("/profile/\(member.userID.urlPathEncoded)/displayname"), member,
+                             ["displayname": "Sam (✓ Counsellor)"]).expectError(400, "M_INVALID_PARAM")
+        try await server.put(TestServer.v3("/profile/\(member.userID.urlPathEncoded)/org.hearth.verified_role"), member,
+                             ["org.hearth.verified_role": ["role": "counsellor", "label": "Counsellor"]]).expectError(403, "M_FORBIDDEN")
+        // Removing the role removes the mark.
+        try await server.delete(path, admin).expectOK()
+        #expect(try await shownName() == "Dana R.")
+    }
+}

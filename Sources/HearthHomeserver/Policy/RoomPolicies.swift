@@ -126,16 +126,22 @@ extension Rooms {
 
     /// The display name and avatar a local user's member event carries, chosen when the event
     /// is made: in a room that can reach other servers the policy may replace them (a per-room
-    /// pseudonym, or nothing). Signed events are never changed afterwards.
-    func applyFederatedProfile(_ content: inout JSONObject, user: UserID, roomID: RoomID) async throws {
+    /// pseudonym, or nothing), and a verified professional's role is shown after the name.
+    /// Signed events are never changed afterwards.
+    func prepareMemberProfile(_ content: inout JSONObject, user: UserID, roomID: RoomID) async throws {
         guard user.server == settings.serverName else { return }
         let policy = self.policy
-        guard policy.federatedProfile != .real, try await roomPolicy(roomID).roomClass != .localOnly else { return }
-        content["avatar_url"] = nil
-        switch policy.federatedProfile {
-        case .real: break
-        case .none: content["displayname"] = nil
-        case .pseudonym: content["displayname"] = .string(pseudonym(of: user, in: roomID))
+        if policy.federatedProfile != .real, try await roomPolicy(roomID).roomClass != .localOnly {
+            content["avatar_url"] = nil
+            switch policy.federatedProfile {
+            case .real: break
+            case .none: content["displayname"] = nil
+            case .pseudonym: content["displayname"] = .string(pseudonym(of: user, in: roomID))
+            }
+        }
+        if let role = try await verifiedRole(of: user) {
+            let name = content["displayname"]?.stringValue ?? user.localpart
+            content["displayname"] = .string("\(name) (\(Self.verifiedMark) \(role.label))")
         }
     }
 

@@ -24,7 +24,7 @@ extension Rooms {
                 if content["displayname"] == nil, let name = account.displayName { content["displayname"] = .string(name) }
                 if content["avatar_url"] == nil, let avatar = account.avatarURL { content["avatar_url"] = .string(avatar) }
             }
-            try await applyFederatedProfile(&content, user: target, roomID: roomID)
+            try await prepareMemberProfile(&content, user: target, roomID: roomID)
         }
         let federation = self.federation.withLock { $0 }
         if let federation, try await !federation.isResident(roomID) {
@@ -92,7 +92,7 @@ extension Rooms {
             content["displayname"] = displayName.map(JSONValue.string)
             content["avatar_url"] = avatarURL.map(JSONValue.string)
             do {
-                try await applyFederatedProfile(&content, user: user, roomID: membership.roomID)
+                try await prepareMemberProfile(&content, user: user, roomID: membership.roomID)
                 try await send(membership.roomID, sender: user, type: "m.room.member", stateKey: user.rawValue, content: content)
             } catch {
                 logger.warning("profile update not sent", metadata: ["room": "\(membership.roomID)", "error": "\(error)"])

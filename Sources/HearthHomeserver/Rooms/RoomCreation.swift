@@ -165,7 +165,7 @@ extension Rooms {
             var member: JSONObject = ["membership": "join"]
             if let name = creatorProfile.0 { member["displayname"] = .string(name) }
             if let avatar = creatorProfile.1 { member["avatar_url"] = .string(avatar) }
-            try await applyFederatedProfile(&member, user: creator, roomID: roomID)
+            try await prepareMemberProfile(&member, user: creator, roomID: roomID)
             try await add("m.room.member", creator.rawValue, member)
             // 3. Power levels, with the client's override applied on top.
             var powerLevels = Self.defaultPowerLevels(creator: creator, version: version,
@@ -203,7 +203,7 @@ extension Rooms {
                 if isDirect { content["is_direct"] = true }
                 if let name = inviteeProfiles[invitee]?.displayName { content["displayname"] = .string(name) }
                 if let avatar = inviteeProfiles[invitee]?.avatarURL { content["avatar_url"] = .string(avatar) }
-                try await applyFederatedProfile(&content, user: invitee, roomID: roomID)
+                try await prepareMemberProfile(&content, user: invitee, roomID: roomID)
                 try await add("m.room.member", invitee.rawValue, content)
             }
         }
