@@ -70,6 +70,15 @@ enum SupportGroupRoutes {
                 try await hs.setVerifiedRole(try request.userID(), role: nil, label: nil, by: requester.userID)
                 return .empty
             },
+            // Break glass: who is behind a pseudonym (recorded in the audit log first).
+            e.authed(.post, [PolicyRoutes.prefix + "/pseudonyms/{userId}/reveal"]) { request, requester in
+                guard requester.isAdmin else { throw MatrixError.forbidden("Only server admins may reveal a pseudonym") }
+                guard let reason = try request.jsonBody()["reason"]?.stringValue, !reason.isEmpty else {
+                    throw MatrixError.missingParam("A reason is required: it is recorded in the audit log")
+                }
+                let member = try await hs.revealPseudonym(try request.userID(), by: requester.userID, reason: reason)
+                return MatrixResponse(json: ["user_id": .string(member.rawValue)])
+            },
             // The moderation queue.
             e.authed(.get, [PolicyRoutes.prefix + "/reports"]) { request, requester in
                 let roomID = try request.query("room_id").map { text throws(MatrixError) -> RoomID in

@@ -47,6 +47,13 @@ public final class Homeserver: Sendable {
         openID = OpenIDTokens(clock: clock)
         rooms.federation.withLock { $0 = federation }
         federation.endToEnd.withLock { $0 = keys }
+        let relay = Rooms.relayUserID(on: settings.serverName)
+        rooms.localEventObserver.withLock {
+            $0 = { [weak self] pdu in
+                guard let self, pdu.type == "m.room.message" || pdu.stateKey == relay.rawValue else { return }
+                Task { await self.relayObserve(pdu) }
+            }
+        }
     }
 
     public var serverName: ServerName { settings.serverName }

@@ -50,6 +50,13 @@ public protocol PrivacyStore: Sendable {
     /// Every acceptance in the room, newest first.
     func agreementAcceptances(_ roomID: RoomID) async throws -> [AgreementAcceptance]
 
+    // MARK: Pseudonyms
+
+    /// The mask a member uses in a room, found by the keyed digest of (member, room).
+    func pseudonymMask(memberDigest: String) async throws -> PseudonymMask?
+    func pseudonymMask(_ maskID: UserID) async throws -> PseudonymMask?
+    func savePseudonymMask(_ mask: PseudonymMask) async throws
+
     // MARK: A member's own data
 
     /// Events `userID` sent that still have content, oldest first (`timelineOnly`: not state).
@@ -77,5 +84,27 @@ public struct AgreementAcceptance: Sendable, Equatable {
         self.userID = userID
         self.version = version
         self.acceptedAt = acceptedAt
+    }
+}
+
+/// A room-scoped identity a member posts under. The member's ID is kept only sealed (and not
+/// at all when the room says so); the digest lets the server find a member's mask without
+/// storing who they are.
+public struct PseudonymMask: Sendable, Equatable {
+    public var maskID: UserID
+    public var roomID: RoomID
+    /// Keyed digest of (member, room); empty for a room's shared anonymous identity.
+    public var memberDigest: String
+    /// The member's user ID, sealed (AES-GCM under a key derived from the server's signing
+    /// key); nil when no link is kept.
+    public var sealedMember: [UInt8]?
+    public var createdAt: Milliseconds
+
+    public init(maskID: UserID, roomID: RoomID, memberDigest: String, sealedMember: [UInt8]?, createdAt: Milliseconds) {
+        self.maskID = maskID
+        self.roomID = roomID
+        self.memberDigest = memberDigest
+        self.sealedMember = sealedMember
+        self.createdAt = createdAt
     }
 }

@@ -119,6 +119,39 @@ extension SQLitePrivacyStore {
         }
     }
 
+    func pseudonymMask(memberDigest: String) async throws -> PseudonymMask? {
+        try await storageCall {
+            try await pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT * FROM pseudonym_masks WHERE member_digest = ?", arguments: [memberDigest]).flatMap(Self.mask)
+            }
+        }
+    }
+
+    func pseudonymMask(_ maskID: UserID) async throws -> PseudonymMask? {
+        try await storageCall {
+            try await pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT * FROM pseudonym_masks WHERE mask_id = ?", arguments: [maskID.rawValue]).flatMap(Self.mask)
+            }
+        }
+    }
+
+    func savePseudonymMask(_ mask: PseudonymMask) async throws {
+        try await storageCall {
+            try await pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO pseudonym_masks (mask_id, room_id, member_digest, sealed_member, created_at) VALUES (?, ?, ?, ?, ?)
+                    """, arguments: [mask.maskID.rawValue, mask.roomID.rawValue, mask.memberDigest, mask.sealedMember.map { Data($0) },
+                                     mask.createdAt])
+            }
+        }
+    }
+
+    static func mask(_ row: Row) -> PseudonymMask? {
+        guard let mask = UserID(row["mask_id"] as String), let room = RoomID(row["room_id"] as String) else { return nil }
+        return PseudonymMask(maskID: mask, roomID: room, memberDigest: row["member_digest"],
+                             sealedMember: (row["sealed_member"] as Data?).map { Array($0) }, createdAt: row["created_at"])
+    }
+
     func eventsSent(by userID: UserID, timelineOnly: Bool, after: StreamPosition, limit: Int) async throws -> [StoredEvent] {
         try await storageCall {
             try await pool.read { db in
@@ -239,6 +272,19 @@ extension SQLiteSchema {
                 ALTER TABLE reports ADD COLUMN resolved_by TEXT;
                 ALTER TABLE reports ADD COLUMN resolution TEXT;
                 CREATE INDEX reports_by_room ON reports(room_id, id);
+                """)
+        }
+        migrator.registerMigration("0009_pseudonyms") { db in
+            try db.execute(sql: """
+                -- Room-scoped identities members post under; who is behind one is sealed or not kept.
+                CREATE TABLE pseudonym_masks (
+                    mask_id TEXT PRIMARY KEY NOT NULL,
+                    room_id TEXT NOT NULL,
+                    member_digest TEXT NOT NULL,
+                    sealed_member BLOB,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE INDEX pseudonym_masks_by_digest ON pseudonym_masks(member_digest);
                 """)
         }
     }

@@ -11,6 +11,7 @@ extension Rooms {
     @discardableResult
     public func setMembership(_ roomID: RoomID, sender: UserID, target: UserID, membership: String, reason: String? = nil,
                               extra: JSONObject = [:], via: [ServerName] = []) async throws -> EventID {
+        try await ensureServiceAccount(target)
         if target.server == settings.serverName {
             guard let account = try await accounts.account(target), !account.isDeactivated || membership == "leave" || membership == "ban"
             else { throw MatrixError.notFound("Unknown user \(target)") }

@@ -60,6 +60,7 @@ extension Rooms {
         // before anything is created.
         var inviteeProfiles: [UserID: Account] = [:]
         for invitee in invitees where invitee.server == settings.serverName {
+            try await ensureServiceAccount(invitee)
             guard let account = try await accounts.account(invitee), !account.isDeactivated else {
                 throw MatrixError.notFound("Unknown user \(invitee)")
             }

@@ -22,6 +22,8 @@ public final class Rooms: Sendable {
     let eventCache = EventCache()
     /// Content was redacted or erased since the database's freed space was last scrubbed.
     let scrubPending = Mutex(false)
+    /// Sees every new local event after it is stored (the pseudonym relay listens here).
+    let localEventObserver = Mutex<(@Sendable (PDU) -> Void)?>(nil)
     /// Set once by `Homeserver`: remote joins, invites and leaves, and handing new events to
     /// the servers in the room.
     let federation = Mutex<RoomFederation?>(nil)
@@ -197,6 +199,8 @@ public final class Rooms: Sendable {
         if let key = pdu.stateTuple { head.state[key] = pdu.eventID }
         let updated = head
         heads.withLock { $0[pdu.roomID] = updated }
+        // Every stored local event, room creation's included (the observer does not block).
+        localEventObserver.withLock { $0 }?(pdu)
         return persisted
     }
 
