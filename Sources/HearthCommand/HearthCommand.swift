@@ -54,15 +54,20 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOption
 
+    /// For Scripts/bench-federation.sh only: the egress gate allows everything and records
+    /// nothing, the baseline its overhead is measured against.
+    @Flag(help: .hidden) var benchmarkGateBaseline = false
+
     func run() async throws {
         let config = try options.load()
         let logger = bootstrapLogging(config)
+        if benchmarkGateBaseline { logger.warning("benchmark baseline: the egress gate allows everything and records nothing") }
         if options.config == nil {
             logger.notice("no --config given: running the local default (localhost:8008, data in \(config.dataDirectory))")
         }
         let path = options.config
         let reload: (@Sendable () throws -> HearthConfig)? = if let path { { try ConfigOption.load(path: path) } } else { nil }
-        try await HearthServer.run(config, logger: logger, reload: reload)
+        try await HearthServer.run(config, logger: logger, reload: reload, gateBaseline: benchmarkGateBaseline)
     }
 }
 

@@ -25,6 +25,8 @@ public struct HomeserverSettings: Sendable {
     public var policy = PolicyHolder()
     /// Message lifetimes (`retention`).
     public var retention = RetentionSettings()
+    /// Rooms of moderation policy rules (MSC2313) applied to joins and invites.
+    public var policyLists: [RoomID] = []
 
     public init(serverName: ServerName, enableRegistration: Bool = false, registrationRequiresToken: Bool = false,
                 registrationSharedSecret: String? = nil, allowGuestAccess: Bool = false,

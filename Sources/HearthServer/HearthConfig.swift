@@ -51,6 +51,8 @@ public struct HearthConfig: Sendable {
     public var policy = OrganizationPolicy()
     /// Message lifetimes (`retention`, Synapse's names; Spec/support-groups.md).
     public var retention = RetentionSettings()
+    /// `policy_lists`: room IDs of MSC2313 moderation policy lists applied to joins and invites.
+    public var policyLists: [RoomID] = []
 
     /// The local default `hearth serve` uses without a config file: a server named
     /// `localhost:8008`, open on loopback only, data in `./hearth-data`.
@@ -88,6 +90,10 @@ public struct HearthConfig: Sendable {
         config.signingKeyPath = path(try root.string("signing_key_path") ?? dataDirectory + "/signing.key")
         config.federation = try FederationConfig.parse(root, path: path)
         config.policy = try PolicyConfig.parse(root)
+        config.policyLists = try (root.strings("policy_lists") ?? []).map { text in
+            guard let room = RoomID(text) else { throw ConfigError("policy_lists: '\(text)' is not a room ID") }
+            return room
+        }
         if let retention = try root.mapping("retention") {
             config.retention.enabled = try retention.bool("enabled") ?? false
             if let defaults = try retention.mapping("default_policy") {

@@ -48,6 +48,7 @@ public enum HearthServer {
             bcryptRounds: config.bcryptRounds, mediaDirectory: config.mediaStorePath, publicBaseURL: config.publicBaseURL)
         settings.policy.replace(config.policy)
         settings.retention = config.retention
+        settings.policyLists = config.policyLists
         return try Homeserver(settings: settings, storage: storage, signingKey: key, logger: logger)
     }
 
@@ -170,9 +171,11 @@ public enum HearthServer {
     /// Runs until SIGTERM or SIGINT, then finishes in-flight requests and stops. SIGHUP
     /// re-reads the organization policy through `reload` (the configuration file, re-parsed).
     public static func run(_ config: HearthConfig, logger: Logger,
-                           reload: (@Sendable () throws -> HearthConfig)? = nil) async throws {
+                           reload: (@Sendable () throws -> HearthConfig)? = nil, gateBaseline: Bool = false) async throws {
         let homeserver = try makeHomeserver(config, logger: logger)
-        let federation = try makeFederation(config, homeserver: homeserver, logger: logger)
+        let federation = gateBaseline
+            ? try makeFederation(config, homeserver: homeserver, logger: logger, policy: AllowEverything(), audit: DiscardingAuditSink())
+            : try makeFederation(config, homeserver: homeserver, logger: logger)
         var services = try applications(for: homeserver, federation: federation, config: config, logger: logger, onListening: { address, port in
             logger.notice("listening", metadata: ["address": "\(address)", "port": "\(port)", "server_name": "\(config.serverName)"])
         })
@@ -264,4 +267,9 @@ struct MessageExpiryService: Service {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(interval)) }
         }
     }
+}
+
+/// Records nothing (the benchmark baseline of the egress gate).
+struct DiscardingAuditSink: AuditSink {
+    func record(_ record: EgressAuditRecord) async {}
 }

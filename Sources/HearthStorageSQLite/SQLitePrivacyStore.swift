@@ -74,6 +74,11 @@ extension SQLitePrivacyStore {
     func eraseContent(of eventID: EventID, redactedJSON: JSONObject) async throws {
         try await storageCall {
             try await pool.write { db in
+                // A copy still queued for a server that is down goes in its redacted form.
+                if let original = try String.fetchOne(db, sql: "SELECT json FROM events WHERE event_id = ?", arguments: [eventID.rawValue]) {
+                    try db.execute(sql: "UPDATE federation_outbox SET json = ? WHERE kind = 'pdu' AND json = ?",
+                                   arguments: [redactedJSON.encodedString(), original])
+                }
                 try db.execute(sql: "UPDATE events SET json = ? WHERE event_id = ?", arguments: [redactedJSON.encodedString(), eventID.rawValue])
                 try db.execute(sql: "DELETE FROM event_relations WHERE event_id = ?", arguments: [eventID.rawValue])
                 try db.execute(sql: "DELETE FROM event_expiry WHERE event_id = ?", arguments: [eventID.rawValue])
@@ -240,12 +245,15 @@ extension SQLiteSchema {
                 );
                 CREATE INDEX event_expiry_by_time ON event_expiry(expires_at);
                 CREATE TRIGGER events_expiry AFTER INSERT ON events
-                WHEN NEW.state_key IS NULL AND (json_type(NEW.json, '$.content."m.self_destruct_after"') = 'integer'
-                      OR json_type(NEW.json, '$.content."org.matrix.self_destruct_after"') = 'integer')
+                WHEN NEW.state_key IS NULL AND NEW.type != 'm.room.redaction'
+                  AND (json_type(NEW.json, '$.content."m.self_destruct_after"') = 'integer'
+                       OR json_type(NEW.json, '$.content."org.matrix.self_destruct_after"') = 'integer')
                 BEGIN
                   INSERT OR IGNORE INTO event_expiry (event_id, room_id, expires_at)
-                    VALUES (NEW.event_id, NEW.room_id, COALESCE(json_extract(NEW.json, '$.content."m.self_destruct_after"'),
-                                                                json_extract(NEW.json, '$.content."org.matrix.self_destruct_after"')));
+                    VALUES (NEW.event_id, NEW.room_id,
+                            CASE WHEN json_type(NEW.json, '$.content."m.self_destruct_after"') = 'integer'
+                                 THEN json_extract(NEW.json, '$.content."m.self_destruct_after"')
+                                 ELSE json_extract(NEW.json, '$.content."org.matrix.self_destruct_after"') END);
                 END;
                 INSERT OR IGNORE INTO event_expiry (event_id, room_id, expires_at)
                   SELECT event_id, room_id, COALESCE(json_extract(json, '$.content."m.self_destruct_after"'),

@@ -158,8 +158,53 @@ import Testing
                              ["displayname": "Sam (✓ Counsellor)"]).expectError(400, "M_INVALID_PARAM")
         try await server.put(TestServer.v3("/profile/\(member.userID.urlPathEncoded)/org.hearth.verified_role"), member,
                              ["org.hearth.verified_role": ["role": "counsellor", "label": "Counsellor"]]).expectError(403, "M_FORBIDDEN")
+        try await server.put(TestServer.room(group, "/state/m.room.member/\(member.userID.urlPathEncoded)"), member,
+                             ["membership": "join", "displayname": "Sam (✓ Counsellor)"]).expectError(400, "M_INVALID_PARAM")
         // Removing the role removes the mark.
         try await server.delete(path, admin).expectOK()
         #expect(try await shownName() == "Dana R.")
+    }
+}
+
+/// Moderation policy lists (MSC2313) the server subscribes to, applied to joins and invites.
+@Suite(.serialized) struct PolicyListTests {
+    @Test func aBanRuleInASubscribedListKeepsUsersAndServersOut() async throws {
+        // The list room is created first; its ID goes into the configuration.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hearth-lists-\(UUID().uuidString)").path
+        var listID = ""
+        do {
+            let first = try await TestServer.start { $0.dataDirectory = directory; $0.databasePath = directory + "/homeserver.db"
+                $0.mediaStorePath = directory + "/media"; $0.signingKeyPath = directory + "/signing.key" }
+            let moderator = try await first.register("moderator")
+            listID = try await first.createRoom(moderator, ["preset": "private_chat", "name": "Ban list"])
+            _ = try await first.setState(moderator, listID, "m.policy.rule.user", "rule-1",
+                                         ["entity": "@troll*:hearth.test", "recommendation": "m.ban", "reason": "harassment"])
+            _ = try await first.setState(moderator, listID, "m.policy.rule.server", "rule-2",
+                                         ["entity": "*.badplace.example", "recommendation": "m.ban"])
+            await first.stop()
+        }
+        let server = try await TestServer.start { config in
+            config.dataDirectory = directory
+            config.databasePath = directory + "/homeserver.db"
+            config.mediaStorePath = directory + "/media"
+            config.signingKeyPath = directory + "/signing.key"
+            config.policyLists = [RoomID(listID)!]
+        }
+        defer { Task { await server.destroy() } }
+        let moderator = try await server.login("moderator")
+        let troll = try await server.register("troll42")
+        let member = try await server.register("member")
+        let group = try await server.createRoom(member, ["preset": "public_chat"])
+
+        let refused = try await server.post(TestServer.v3("/join/\(group.urlPathEncoded)"), troll)
+        refused.expectError(403, "M_FORBIDDEN")
+        #expect(refused.json["error"]?.stringValue?.contains("harassment") == true)
+        try await server.post(TestServer.room(group, "/invite"), member, ["user_id": .string(troll.userID)]).expectError(403, "M_FORBIDDEN")
+        try await server.post(TestServer.room(group, "/invite"), member, ["user_id": "@x:chat.badplace.example"]).expectError(403, "M_FORBIDDEN")
+        try await server.join(moderator, group)
+
+        // Lifting the rule (emptying its state event) lets them in.
+        _ = try await server.setState(moderator, listID, "m.policy.rule.user", "rule-1", [:])
+        try await server.join(troll, group)
     }
 }

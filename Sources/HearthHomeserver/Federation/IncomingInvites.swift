@@ -28,6 +28,7 @@ extension RoomFederation {
         guard let account = try await accounts.account(invitee), !account.isDeactivated else {
             throw MatrixError.notFound("Unknown user \(invitee)")
         }
+        try await rooms.checkPolicyLists(roomID: roomID, sender: parsed.sender, target: invitee, membership: "invite")
         if try await rooms.exists(roomID) { try await requireAllowedByACL(origin, in: roomID) }
         let checked: PDU
         do { checked = try await checkedPDU(parsed.json, version: version) } catch let error as DroppedPDU {

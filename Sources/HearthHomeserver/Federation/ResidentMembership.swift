@@ -15,6 +15,8 @@ extension RoomFederation {
         guard user.server == origin else { throw MatrixError.forbidden("\(user) does not belong to \(origin)") }
         guard try await isResident(roomID) else { throw MatrixError.notFound("This server is not in room \(roomID)") }
         try await requireAllowedByACL(origin, in: roomID)
+        // A remote user or server a subscribed policy list bans does not get a join template.
+        try await rooms.checkPolicyLists(roomID: roomID, sender: user, target: user, membership: membership)
         let head = try await rooms.head(roomID)
         let version = head.record.version
         if let versions {

@@ -97,6 +97,11 @@ public final class Media: Sendable {
         try await store.deleteMedia(mediaID)
         if try await !store.isReferenced(sha256: record.sha256) {
             try? FileManager.default.removeItem(at: path(for: record.sha256))
+            // Its thumbnails go with it.
+            let cache = directory.appendingPathComponent("thumbnails", isDirectory: true)
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: cache.path)) ?? [] where name.hasPrefix(record.sha256 + "-") {
+                try? FileManager.default.removeItem(at: cache.appendingPathComponent(name))
+            }
         }
     }
 }

@@ -16,6 +16,7 @@ extension Rooms {
             guard let account = try await accounts.account(target), !account.isDeactivated || membership == "leave" || membership == "ban"
             else { throw MatrixError.notFound("Unknown user \(target)") }
         }
+        try await checkPolicyLists(roomID: roomID, sender: sender, target: target, membership: membership)
         var content = extra
         content["membership"] = .string(membership)
         if let reason { content["reason"] = .string(reason) }

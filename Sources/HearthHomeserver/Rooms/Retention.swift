@@ -109,12 +109,11 @@ extension Rooms {
         let levels = try await powerLevels(pdu.roomID)
         var candidates: [UserID] = []
         if pdu.sender.server == settings.serverName { candidates.append(pdu.sender) }
-        if pdu.sender.server != settings.serverName || candidates.isEmpty {
-            for member in try await members(of: pdu.roomID)
-            where member.membership == "join" && member.userID.server == settings.serverName
-                && levels.userLevel(member.userID) >= .finite(levels.redact) {
-                candidates.append(member.userID)
-            }
+        // Then local moderators: the sender may have left the room.
+        for member in try await members(of: pdu.roomID)
+        where member.membership == "join" && member.userID.server == settings.serverName && member.userID != pdu.sender
+            && levels.userLevel(member.userID) >= .finite(levels.redact) {
+            candidates.append(member.userID)
         }
         for sender in candidates where try await membership(of: sender, in: pdu.roomID) == "join" {
             do {

@@ -119,6 +119,13 @@ public final class Rooms: Sendable {
                      redacts: EventID? = nil, transaction: ClientTransaction? = nil) async throws -> EventID {
         if let transaction, let existing = try await store.eventForTransaction(transaction) { return existing }
         try await requireAgreement(roomID, sender: sender, type: type, stateKey: stateKey, content: content)
+        if type == "m.room.member", sender.server == settings.serverName,
+           let name = content["displayname"]?.stringValue, name.contains(Self.verifiedMark) {
+            // The mark is the server's to give: only the decorated name of a verified role.
+            guard let role = try await verifiedRole(of: sender), name.hasSuffix("(\(Self.verifiedMark) \(role.label))") else {
+                throw MatrixError.invalidParam("\(Self.verifiedMark) is reserved for roles this server has verified")
+            }
+        }
         let (pdu, persisted) = try await locks.withLock(roomID) { () async throws -> (PDU, PersistedEvent) in
             if let transaction, let existing = try await store.eventForTransaction(transaction),
                let pdu = try await pdus([existing])[existing] {

@@ -49,7 +49,9 @@ extension Homeserver {
             }
             _ = try await rooms.redact(room, sender: moderator, target: event, reason: "removed by a moderator", transaction: nil)
         }
-        _ = try await storage.userData.resolveReport(id: id, by: moderator, resolution: resolution, at: clock.now())
+        guard try await storage.userData.resolveReport(id: id, by: moderator, resolution: resolution, at: clock.now()) else {
+            throw MatrixError(.unknown, status: 409, "The report was resolved already")
+        }
     }
 }
 

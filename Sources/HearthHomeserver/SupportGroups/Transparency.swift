@@ -20,8 +20,8 @@ public enum TransparencyPage {
         } else {
             kept.append("Messages are kept until deleted or redacted; rooms cannot set lifetimes on this server.")
         }
-        if let minimum = retention.allowedLifetimeMin, retention.enabled { kept.append("No room may keep messages for less than \(duration(minimum)).") }
-        if let maximum = retention.allowedLifetimeMax, retention.enabled { kept.append("No room may keep messages for more than \(duration(maximum)).") }
+        if let minimum = retention.allowedLifetimeMin, retention.enabled { kept.append("A room's own lifetime is held to at least \(duration(minimum)).") }
+        if let maximum = retention.allowedLifetimeMax, retention.enabled { kept.append("A room's own lifetime is held to at most \(duration(maximum)).") }
         kept.append("A message whose sender sets an expiry time (m.self_destruct_after) is deleted at that time.")
         kept.append("Deleted and expired content is removed from the database files, not only hidden.")
         kept.append("Members can download everything the server holds about them, and erase it when they deactivate their account.")
