@@ -40,6 +40,12 @@ extension Homeserver {
             else { return }
             let reply: String
             do { reply = try await relayCommand(body, from: pdu.sender) } catch let error as MatrixError { reply = error.message }
+            // The command carried the text: it leaves the member's chat with the relay (a
+            // redaction of their own message), so the only copy is the anonymous one.
+            if let verb = body.split(separator: " ").first?.lowercased(), ["post", "anon", "feedback"].contains(verb) {
+                _ = try? await rooms.send(pdu.roomID, sender: pdu.sender, type: "m.room.redaction",
+                                          content: ["reason": "sent through the anonymous relay"], redacts: pdu.eventID)
+            }
             try await relayReply(in: pdu.roomID, reply)
         } catch {
             logger.warning("relay could not handle an event", metadata: ["event_id": "\(pdu.eventID)", "error": "\(error)"])
@@ -86,12 +92,13 @@ extension Homeserver {
         }
         let keepLink = settings["keep_link"]?.boolValue ?? true
         let mask = try await mask(for: verb == "anon" ? nil : member, in: roomID, keepLink: keepLink)
-        switch try await rooms.membership(of: mask.maskID, in: roomID) {
-        case "ban": return "Your pseudonym was banned from this room; you cannot post there under one."
-        case "join": break
-        default: try await joinMask(mask.maskID, roomID, enabler: try await rooms.currentStateEvent(roomID, StateKey(Self.pseudonymSettingsType, ""))?.sender)
-        }
+        let membership = try await rooms.membership(of: mask.maskID, in: roomID)
+        if membership == "ban" { return "Your pseudonym was banned from this room; you cannot post there under one." }
+        // Before joining: the join itself needs the agreement accepted.
         try await acceptAgreementForMask(mask.maskID, of: member, in: roomID)
+        if membership != "join" {
+            try await joinMask(mask.maskID, roomID, enabler: try await rooms.currentStateEvent(roomID, StateKey(Self.pseudonymSettingsType, ""))?.sender)
+        }
         _ = try await rooms.send(roomID, sender: mask.maskID, type: "m.room.message", content: ["msgtype": "m.text", "body": .string(text)])
         let shown = try await storage.accounts.account(mask.maskID)?.displayName ?? mask.maskID.rawValue
         return "Posted as \(shown)."
