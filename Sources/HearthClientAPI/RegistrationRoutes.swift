@@ -73,10 +73,13 @@ enum RegistrationRoutes {
         }
         try await hs.accounts.uia.require(body.optionalObject("auth"), flows: hs.accounts.registrationFlows,
                                           purpose: "register", validate: hs.accounts.registrationStages())
+        let awaitingApproval = hs.settings.registrationRequiresApproval
         let result = try await hs.accounts.createAccount(userID: userID, password: password, deviceID: deviceID,
                                                          deviceDisplayName: deviceName, inhibitLogin: inhibitLogin,
-                                                         wantsRefreshToken: wantsRefresh)
-        hs.logger.info("registered user", metadata: ["user": "\(userID)"])
+                                                         wantsRefreshToken: wantsRefresh, awaitingApproval: awaitingApproval)
+        hs.logger.info("registered user", metadata: ["user": "\(userID)", "awaiting_approval": "\(awaitingApproval)"])
+        // The account exists, but nobody uses it until an administrator approves it (MSC3866).
+        if awaitingApproval { throw Accounts.awaitingApproval }
         return response(result, userID: userID)
     }
 

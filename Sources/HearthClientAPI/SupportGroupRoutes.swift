@@ -79,6 +79,19 @@ enum SupportGroupRoutes {
                 let member = try await hs.revealPseudonym(try request.userID(), by: requester.userID, reason: reason)
                 return MatrixResponse(json: ["user_id": .string(member.rawValue)])
             },
+            // New accounts awaiting approval, and approving them.
+            e.authed(.get, [PolicyRoutes.prefix + "/users/pending"]) { _, requester in
+                guard requester.isAdmin else { throw MatrixError.forbidden("Only server admins approve accounts") }
+                let pending = try await hs.storage.accounts.accountsAwaitingApproval()
+                return MatrixResponse(json: ["users": .array(pending.map { ["user_id": .string($0.userID.rawValue), "created_at": .int($0.createdAt)] })])
+            },
+            e.authed(.post, [PolicyRoutes.prefix + "/users/{userId}/approve"]) { request, requester in
+                guard requester.isAdmin else { throw MatrixError.forbidden("Only server admins approve accounts") }
+                let user = try request.userID()
+                guard try await hs.storage.accounts.account(user) != nil else { throw MatrixError.notFound("Unknown user") }
+                try await hs.storage.accounts.setAwaitingApproval(user, false)
+                return .empty
+            },
             // The moderation queue.
             e.authed(.get, [PolicyRoutes.prefix + "/reports"]) { request, requester in
                 let roomID = try request.query("room_id").map { text throws(MatrixError) -> RoomID in

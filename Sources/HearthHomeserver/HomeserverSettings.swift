@@ -25,6 +25,9 @@ public struct HomeserverSettings: Sendable {
     public var policy = PolicyHolder()
     /// Message lifetimes (`retention`).
     public var retention = RetentionSettings()
+    /// New accounts wait for an administrator's approval before they can be used
+    /// (`registration_requires_approval`).
+    public var registrationRequiresApproval = false
     /// Rooms of moderation policy rules (MSC2313) applied to joins and invites.
     public var policyLists: [RoomID] = []
 

@@ -36,6 +36,8 @@ public struct HearthConfig: Sendable {
     public var tlsPrivateKeyPath: String?
     public var enableRegistration: Bool
     public var registrationRequiresToken: Bool
+    /// New accounts wait for an administrator's approval (MSC3866, Synapse's key name).
+    public var registrationRequiresApproval = false
     public var registrationSharedSecret: String?
     public var allowGuestAccess: Bool
     public var defaultRoomVersion: RoomVersion
@@ -163,6 +165,7 @@ public struct HearthConfig: Sendable {
         config.tlsPrivateKeyPath = try root.string("tls_private_key_path").map(path)
         config.enableRegistration = try root.bool("enable_registration") ?? false
         config.registrationRequiresToken = try root.bool("registration_requires_token") ?? false
+        config.registrationRequiresApproval = try root.bool("registration_requires_approval") ?? false
         config.registrationSharedSecret = try root.string("registration_shared_secret")
         config.allowGuestAccess = try root.bool("allow_guest_access") ?? false
         if let version = try root.string("default_room_version") {

@@ -49,6 +49,7 @@ public enum HearthServer {
         settings.policy.replace(config.policy)
         settings.retention = config.retention
         settings.policyLists = config.policyLists
+        settings.registrationRequiresApproval = config.registrationRequiresApproval
         return try Homeserver(settings: settings, storage: storage, signingKey: key, logger: logger)
     }
 

@@ -10,9 +10,13 @@ public struct Account: Sendable, Equatable {
     public var createdAt: Milliseconds
     public var displayName: String?
     public var avatarURL: String?
+    /// Registered where new accounts need an administrator's approval, and not yet approved.
+    public var awaitingApproval: Bool
 
     public init(userID: UserID, passwordHash: String?, isAdmin: Bool = false, isGuest: Bool = false,
-                isDeactivated: Bool = false, createdAt: Milliseconds, displayName: String? = nil, avatarURL: String? = nil) {
+                isDeactivated: Bool = false, createdAt: Milliseconds, displayName: String? = nil, avatarURL: String? = nil,
+                awaitingApproval: Bool = false) {
+        self.awaitingApproval = awaitingApproval
         self.userID = userID
         self.passwordHash = passwordHash
         self.isAdmin = isAdmin
@@ -98,6 +102,10 @@ public protocol AccountStore: Sendable {
     func registrationTokens() async throws -> [RegistrationToken]
     func updateRegistrationToken(_ token: String, usesAllowed: Int??, expiresAt: Milliseconds??) async throws -> Bool
     func deleteRegistrationToken(_ token: String) async throws -> Bool
+    /// Approves (or puts back on hold) a new account.
+    func setAwaitingApproval(_ userID: UserID, _ awaiting: Bool) async throws
+    /// Accounts awaiting approval, oldest first.
+    func accountsAwaitingApproval() async throws -> [Account]
 }
 
 /// A registration token as administrators manage it (Synapse's admin API shape).

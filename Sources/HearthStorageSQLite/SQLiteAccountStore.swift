@@ -11,11 +11,12 @@ struct SQLiteAccountStore: AccountStore {
             try await pool.write { db in
                 try db.execute(
                     sql: """
-                        INSERT INTO accounts (user_id, password_hash, is_admin, is_guest, is_deactivated, created_at, display_name, avatar_url)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO accounts (user_id, password_hash, is_admin, is_guest, is_deactivated, created_at, display_name, avatar_url,
+                                              awaiting_approval)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [account.userID.rawValue, account.passwordHash, account.isAdmin, account.isGuest,
-                                account.isDeactivated, account.createdAt, account.displayName, account.avatarURL])
+                                account.isDeactivated, account.createdAt, account.displayName, account.avatarURL, account.awaitingApproval])
             }
         }
     }
@@ -32,7 +33,7 @@ struct SQLiteAccountStore: AccountStore {
     static func account(from row: Row) -> Account {
         Account(userID: UserID(row["user_id"] as String)!, passwordHash: row["password_hash"], isAdmin: row["is_admin"],
                 isGuest: row["is_guest"], isDeactivated: row["is_deactivated"], createdAt: row["created_at"],
-                displayName: row["display_name"], avatarURL: row["avatar_url"])
+                displayName: row["display_name"], avatarURL: row["avatar_url"], awaitingApproval: row["awaiting_approval"] ?? false)
     }
 
     private func update(_ sql: String, _ arguments: StatementArguments) async throws {
@@ -292,6 +293,19 @@ struct SQLiteAccountStore: AccountStore {
             try await pool.write { db in
                 try db.execute(sql: "DELETE FROM registration_tokens WHERE token = ?", arguments: [token])
                 return db.changesCount == 1
+            }
+        }
+    }
+
+    func setAwaitingApproval(_ userID: UserID, _ awaiting: Bool) async throws {
+        try await update("UPDATE accounts SET awaiting_approval = ? WHERE user_id = ?", [awaiting, userID.rawValue])
+    }
+
+    func accountsAwaitingApproval() async throws -> [Account] {
+        try await storageCall {
+            try await pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM accounts WHERE awaiting_approval = 1 AND is_deactivated = 0 ORDER BY created_at")
+                    .map(Self.account(from:))
             }
         }
     }

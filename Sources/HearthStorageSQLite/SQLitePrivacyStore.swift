@@ -295,5 +295,8 @@ extension SQLiteSchema {
                 CREATE INDEX pseudonym_masks_by_digest ON pseudonym_masks(member_digest);
                 """)
         }
+        migrator.registerMigration("0010_account_approval") { db in
+            try db.execute(sql: "ALTER TABLE accounts ADD COLUMN awaiting_approval INTEGER NOT NULL DEFAULT 0")
+        }
     }
 }

@@ -208,3 +208,29 @@ import Testing
         try await server.join(troll, group)
     }
 }
+
+/// Optional approval of new accounts by an administrator (MSC3866's M_USER_AWAITING_APPROVAL).
+@Suite(.serialized) struct AccountApprovalTests {
+    @Test func aNewAccountWaitsForAnAdministrator() async throws {
+        let server = try await TestServer.start { $0.registrationRequiresApproval = true }
+        defer { Task { await server.destroy() } }
+        _ = try await server.homeserver.accounts.createAccount(userID: UserID("@admin:hearth.test")!, password: "correct horse battery",
+                                                               isAdmin: true, inhibitLogin: true)
+        let admin = try await server.login("admin")
+        let first = try await server.post(TestServer.v3("/register"), nil, ["username": "newcomer", "password": "pw"])
+        let session = try #require(first.json["session"]?.stringValue)
+        let registered = try await server.post(TestServer.v3("/register"), nil, [
+            "username": "newcomer", "password": "pw", "auth": ["type": "m.login.dummy", "session": .string(session)],
+        ])
+        registered.expectError(403, "M_USER_AWAITING_APPROVAL")
+        #expect(registered.json["access_token"] == nil)
+        let login: JSONValue = ["type": "m.login.password", "identifier": ["type": "m.id.user", "user": "newcomer"], "password": "pw"]
+        try await server.post(TestServer.v3("/login"), nil, login).expectError(403, "M_USER_AWAITING_APPROVAL")
+        let pending = try await server.get("/_hearth/admin/v1/users/pending", admin)
+        #expect(pending.json["users"]?.arrayValue?.map { $0["user_id"] } == ["@newcomer:hearth.test"])
+
+        try await server.post("/_hearth/admin/v1/users/\("@newcomer:hearth.test".urlPathEncoded)/approve", admin).expectOK()
+        try await server.post(TestServer.v3("/login"), nil, login).expectOK()
+        #expect(try await server.get("/_hearth/admin/v1/users/pending", admin).json["users"]?.arrayValue?.isEmpty == true)
+    }
+}

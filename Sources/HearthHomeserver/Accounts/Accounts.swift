@@ -51,18 +51,23 @@ public final class Accounts: Sendable {
     }
 
     /// Creates an account, and unless `inhibitLogin`, its first device and session.
+    /// MSC3866's error for an account an administrator has not approved yet (Synapse's).
+    public static let awaitingApproval = MatrixError(ErrorCode(rawValue: "M_USER_AWAITING_APPROVAL"), status: 403,
+                                                     "Your account is awaiting approval by the server's administrators")
+
     public func createAccount(userID: UserID, password: String?, isAdmin: Bool = false, isGuest: Bool = false,
                               displayName: String? = nil, deviceID: String? = nil, deviceDisplayName: String? = nil,
-                              inhibitLogin: Bool = false, wantsRefreshToken: Bool = false) async throws -> LoginResult? {
+                              inhibitLogin: Bool = false, wantsRefreshToken: Bool = false,
+                              awaitingApproval: Bool = false) async throws -> LoginResult? {
         let hash: String? = if let password { await hashPassword(password) } else { nil }
         let account = Account(userID: userID, passwordHash: hash, isAdmin: isAdmin, isGuest: isGuest, createdAt: clock.now(),
-                              displayName: displayName ?? userID.localpart)
+                              displayName: displayName ?? userID.localpart, awaitingApproval: awaitingApproval)
         do {
             try await store.createAccount(account)
         } catch StorageError.conflict {
             throw MatrixError(.userInUse, status: 400, "User ID already taken.")
         }
-        if inhibitLogin { return nil }
+        if inhibitLogin || awaitingApproval { return nil }
         return try await startSession(userID: userID, deviceID: deviceID, deviceDisplayName: deviceDisplayName,
                                       wantsRefreshToken: wantsRefreshToken)
     }
@@ -114,6 +119,7 @@ public final class Accounts: Sendable {
         guard let account = try await store.account(session.userID), !account.isDeactivated else {
             throw MatrixError.unknownToken("Invalid access token passed.")
         }
+        if account.awaitingApproval { throw Self.awaitingApproval }
         return Requester(userID: session.userID, deviceID: session.deviceID, isGuest: account.isGuest,
                          isAdmin: account.isAdmin, accessTokenDigest: digest)
     }
@@ -147,6 +153,7 @@ public final class Accounts: Sendable {
         guard let hash = account.passwordHash, await verifyPassword(password, hash: hash) else {
             throw MatrixError.forbidden("Invalid username or password")
         }
+        if account.awaitingApproval { throw Self.awaitingApproval }
         return account
     }
 
