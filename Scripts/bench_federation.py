@@ -139,8 +139,12 @@ def one_round(baseline):
             for thread in threads:
                 thread.start()
             received = set()
+            # A timeline limit above the burst, so no sync is `limited` (a gap would need /messages).
+            sync_filter = urllib.parse.quote(json.dumps({"room": {"timeline": {"limit": MESSAGES}}}))
             while len(received) < MESSAGES:
-                answer = b.call("GET", f"/_matrix/client/v3/sync?timeout=5000&since={since}", token=bob)
+                answer = b.call("GET", f"/_matrix/client/v3/sync?timeout=5000&since={since}&filter={sync_filter}", token=bob)
+                for joined in answer.get("rooms", {}).get("join", {}).values():
+                    assert not joined.get("timeline", {}).get("limited"), "a limited sync: raise the timeline limit"
                 since = answer["next_batch"]
                 for event in answer.get("rooms", {}).get("join", {}).get(room, {}).get("timeline", {}).get("events", []):
                     body = event.get("content", {}).get("body", "")
