@@ -63,6 +63,9 @@ import Testing
         _ = try await server.sendEvent(member, dm, type: "m.room.message", ["msgtype": "m.text", "body": .string("post \(group) I have been struggling this week")])
         let reply = try await Self.lastReply(server, member, dm, after: 1)
         #expect(reply.hasPrefix("Posted as "))
+        // The reply names the pseudonym, so it does not stay: it self-destructs.
+        let replies = try await Self.timeline(server, member, dm).filter { $0["sender"] == "@anonymous:hearth.test" && $0["type"] == "m.room.message" }
+        #expect(replies.allSatisfy { $0["content"]?["m.self_destruct_after"]?.intValue != nil })
         var posts = try await Self.timeline(server, facilitator, group).filter { $0["content"]?["body"] == "I have been struggling this week" }
         let mask = try #require(posts.first?["sender"]?.stringValue)
         #expect(mask != member.userID && mask.hasPrefix("@p-"))
@@ -113,6 +116,10 @@ import Testing
         let closed = try await server.createRoom(facilitator, ["preset": "public_chat"])
         try await server.join(member, group)
         try await server.join(member, closed)
+        // Nobody can register as the relay or as a pseudonym.
+        for reserved in ["anonymous", "p-abcdefghijkl"] {
+            try await server.post(TestServer.v3("/register"), nil, ["username": .string(reserved), "password": "pw"]).expectError(400, "M_USER_IN_USE")
+        }
         let dm = try await Self.relayChat(server, member)
         _ = try await Self.lastReply(server, member, dm, after: 0)
 

@@ -37,6 +37,10 @@ public final class Accounts: Sendable {
         if try await store.account(userID) != nil {
             throw MatrixError(.userInUse, status: 400, "User ID already taken.")
         }
+        // The relay and pseudonym accounts are the server's: nobody registers as them.
+        if lowered == "anonymous" || (lowered.hasPrefix("p-") && lowered.count == 14) {
+            throw MatrixError(.userInUse, status: 400, "This user ID is reserved by the server.")
+        }
         return userID
     }
 

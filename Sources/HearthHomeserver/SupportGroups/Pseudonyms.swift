@@ -60,9 +60,15 @@ extension Homeserver {
         <room> is the room's ID (!…) or address (#…). You must be a member of the room, and the room must allow pseudonyms.
         """
 
+    /// Replies self-destruct after ten minutes: a reply naming the member's pseudonym must not
+    /// stay in the database as a plain link between the two.
     private func relayReply(in roomID: RoomID, _ text: String) async throws {
-        _ = try await rooms.send(roomID, sender: relayUserID, type: "m.room.message", content: ["msgtype": "m.notice", "body": .string(text)])
+        _ = try await rooms.send(roomID, sender: relayUserID, type: "m.room.message", content: [
+            "msgtype": "m.notice", "body": .string(text), "m.self_destruct_after": .int(clock.now() + Self.relayReplyLifetime),
+        ])
     }
+
+    static let relayReplyLifetime: Milliseconds = 600_000
 
     /// Runs one command; returns the reply.
     func relayCommand(_ body: String, from member: UserID) async throws -> String {

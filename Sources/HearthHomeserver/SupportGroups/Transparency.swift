@@ -24,7 +24,7 @@ public enum TransparencyPage {
         if let maximum = retention.allowedLifetimeMax, retention.enabled { kept.append("A room's own lifetime is held to at most \(duration(maximum)).") }
         kept.append("A message whose sender sets an expiry time (m.self_destruct_after) is deleted at that time.")
         kept.append("Deleted and expired content is removed from the database files, not only hidden.")
-        kept.append("Members can download everything the server holds about them, and erase it when they deactivate their account.")
+        kept.append("Members can download a copy of their account, profile, devices, settings, rooms, messages and uploads, and erase their messages, uploads and profile when they deactivate their account.")
         kept.append(policy.auditRetention.map { "The record of what left this server is kept for \(duration($0))." }
             ?? "The record of what left this server is kept indefinitely.")
         sections.append(("What this server keeps", kept))
