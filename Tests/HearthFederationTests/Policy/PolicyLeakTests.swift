@@ -147,7 +147,7 @@ extension Array where Element == UInt8 {
             try await p.homeserver.rooms.memberships(of: paul).contains { $0.roomID == partnerRoom && $0.membership == "invite" }
         }
         try await p.homeserver.rooms.join(partnerRoom, user: paul, via: [a.name])
-        try await a.homeserver.say(alice, in: partnerRoom, "secret-partner-5522")
+        let partnerMessage = try await a.homeserver.say(alice, in: partnerRoom, "secret-partner-5522")
         try await Self.eventually("paul reads the partner room") {
             try await p.homeserver.bodies(in: partnerRoom).contains("secret-partner-5522")
         }
@@ -217,17 +217,30 @@ extension Array where Element == UInt8 {
 
         // The open room becomes local-only: from now on nothing of it leaves, to anyone.
         try await a.homeserver.rooms.changeRoomClass(open, to: .localOnly, partners: [], by: alice, isServerAdmin: false)
-        try await a.homeserver.say(alice, in: open, "after-closing-9090")
+        let closing = try await a.homeserver.say(alice, in: open, "after-closing-9090")
+        // Reactions, edits and redactions are room events like any other: they stay home too.
+        try await a.homeserver.rooms.send(open, sender: alice, type: "m.reaction", content: [
+            "m.relates_to": ["rel_type": "m.annotation", "event_id": .string(closing.rawValue), "key": "reaction-key-5656"]])
+        try await a.homeserver.rooms.send(open, sender: alice, type: "m.room.message", content: [
+            "msgtype": "m.text", "body": "* edited-5757", "m.new_content": ["msgtype": "m.text", "body": "edited-5757"],
+            "m.relates_to": ["rel_type": "m.replace", "event_id": .string(closing.rawValue)]])
+        _ = try await a.homeserver.rooms.redact(open, sender: alice, target: closing, reason: "redaction-reason-5858", transaction: nil)
+        try await a.homeserver.say(alice, in: partnerRoom, "partner-only-5959")
+        try await a.homeserver.rooms.send(partnerRoom, sender: alice, type: "m.reaction", content: [
+            "m.relates_to": ["rel_type": "m.annotation", "event_id": .string(partnerMessage.rawValue), "key": "partner-reaction-6060"]])
+        try await Self.eventually("the partner receives the partner room's reaction") { partnerRecorder.received("partner-reaction-6060") }
         try await Self.drained(a, [r.name, p.name])
 
         // What R received: the open room's messages, and nothing the policy keeps from it.
         #expect(outsiderRecorder.received("open-hello"))
-        for forbidden in ["secret-local-4411", "secret-partner-5522", "after-closing-9090", realName, avatar, "avatar-bytes",
+        for forbidden in ["secret-local-4411", "secret-partner-5522", "after-closing-9090", "reaction-key-5656", "edited-5757",
+                          "redaction-reason-5858", "partner-only-5959", "partner-reaction-6060", realName, avatar, "avatar-bytes",
                           "local-media-bytes", "presence-status-3131", "\"m.typing\"", "\"m.receipt\"", "\"m.presence\"",
                           String(local.rawValue.dropFirst()), String(partnerRoom.rawValue.dropFirst())] {
             #expect(!outsiderRecorder.received(forbidden), "R received \(forbidden)")
         }
-        for forbidden in ["secret-local-4411", "after-closing-9090", "local-media-bytes", String(local.rawValue.dropFirst())] {
+        for forbidden in ["secret-local-4411", "after-closing-9090", "reaction-key-5656", "edited-5757", "redaction-reason-5858",
+                          "local-media-bytes", String(local.rawValue.dropFirst())] {
             #expect(!partnerRecorder.received(forbidden), "P received \(forbidden)")
         }
 
