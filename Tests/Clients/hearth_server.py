@@ -36,6 +36,47 @@ def hearth_binary() -> Path:
     return binary
 
 
+class TestCA:
+    """A certificate authority made with openssl for one test run, and one certificate for
+    localhost/127.0.0.1 that every federating test server presents."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="hearth-test-ca-"))
+        d = self.dir
+
+        def run(*args: str) -> None:
+            subprocess.run(args, check=True, capture_output=True)
+        run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=hearth-test-ca",
+            "-keyout", str(d / "ca.key"), "-out", str(d / "ca.crt"))
+        (d / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+            "-keyout", str(d / "server.key"), "-out", str(d / "server.csr"))
+        run("openssl", "x509", "-req", "-in", str(d / "server.csr"), "-CA", str(d / "ca.crt"), "-CAkey", str(d / "ca.key"),
+            "-CAcreateserial", "-days", "2", "-extfile", str(d / "ext.cnf"), "-out", str(d / "server.crt"))
+        self.ca_file = d / "ca.crt"
+        self.cert_file = d / "server.crt"
+        self.key_file = d / "server.key"
+
+    def federation_config(self, port: int) -> str:
+        """YAML for a TLS listener on `port` (the server name's port) serving federation, and
+        trust in this CA; loopback is allowed for federation (it is refused by default)."""
+        return f"""
+  - port: {port}
+    bind_addresses: ['127.0.0.1']
+    type: http
+    tls: true
+    resources:
+      - names: [federation]
+tls_certificate_path: "{self.cert_file}"
+tls_private_key_path: "{self.key_file}"
+federation_custom_ca_list: ["{self.ca_file}"]
+ip_range_whitelist: ['127.0.0.0/8']
+"""
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class HearthProcess:
     """One Hearth server: its config, data directory, log file and process.
 
@@ -44,9 +85,12 @@ class HearthProcess:
     """
 
     def __init__(self, server_name: str | None = None, extra: str = "", data_dir: Path | None = None,
-                 port: int | None = None) -> None:
+                 port: int | None = None, federation: TestCA | None = None) -> None:
         self.port = port or free_port()
-        self.server_name = server_name or f"localhost:{self.port}"
+        # A federating server is named after its TLS federation port; clients use plain HTTP.
+        self.federation_port = free_port() if federation else None
+        self.server_name = server_name or f"localhost:{self.federation_port or self.port}"
+        self.federation = federation
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._owns_dir = data_dir is None
         self.dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="hearth-client-test-"))
@@ -67,7 +111,7 @@ listeners:
     bind_addresses: ['127.0.0.1']
     type: http
     resources:
-      - names: [client]
+      - names: [client]{self.federation.federation_config(self.federation_port) if self.federation else ""}
 enable_registration: true
 registration_shared_secret: "{self.shared_secret}"
 bcrypt_rounds: 4

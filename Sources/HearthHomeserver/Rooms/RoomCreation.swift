@@ -1,5 +1,6 @@
 public import HearthCore
 public import HearthStorage
+import Logging
 
 extension Rooms {
     /// The power levels Hearth gives a new room before `power_level_content_override`.
@@ -198,8 +199,8 @@ extension Rooms {
                     "m.topic": ["m.text": [["body": .string(topic), "mimetype": "text/plain"]]],
                 ])
             }
-            // 8. Invites.
-            for invitee in invitees where invitee != creator {
+            // 8. Invites of local users (remote ones follow, countersigned by their servers).
+            for invitee in invitees where invitee != creator && invitee.server == settings.serverName {
                 var content: JSONObject = ["membership": "invite"]
                 if isDirect { content["is_direct"] = true }
                 if let name = inviteeProfiles[invitee]?.displayName { content["displayname"] = .string(name) }
@@ -209,6 +210,17 @@ extension Rooms {
             }
         }
         if roomPolicy.roomClass == .partners { try await keepPartnerACL(roomID, roomPolicy, sender: creator) }
+        // A remote invitee's server must see and sign the invite (/invite): an invite event added
+        // here alone would never reach it.
+        for invitee in invitees where invitee.server != settings.serverName {
+            do {
+                try await setMembership(roomID, sender: creator, target: invitee, membership: "invite",
+                                        extra: isDirect ? ["is_direct": true] : [:])
+            } catch {
+                logger.warning("invite of a remote user at room creation failed",
+                               metadata: ["room": "\(roomID)", "invitee": "\(invitee)", "error": "\(error)"])
+            }
+        }
         // The creator set the room's agreement, and so has accepted that version.
         if let version = initialState.last(where: { $0.type == Self.agreementType && $0.stateKey.isEmpty })?.content["version"]?.stringValue {
             try await privacy.recordAgreementAcceptance(AgreementAcceptance(roomID: roomID, userID: creator, version: version,
