@@ -202,3 +202,107 @@ def request(base_url: str, method: str, path: str, token: str | None = None, bod
             return error.code, json.loads(text)
         except ValueError:
             return error.code, {"raw": text.decode(errors="replace")}
+
+
+class SynapseProcess:
+    """A real Synapse (from PyPI, in the test environment's .venv) on loopback, federating over
+    TLS with a certificate from `ca`, trusting that CA, with open registration for test users.
+    Clients use its plain HTTP listener (`base_url`); other servers reach it as
+    `localhost:PORT` over TLS."""
+
+    def __init__(self, ca: TestCA) -> None:
+        self.port = free_port()
+        self.client_port = free_port()
+        self.server_name = f"localhost:{self.port}"
+        self.base_url = f"http://127.0.0.1:{self.client_port}"
+        self.dir = Path(tempfile.mkdtemp(prefix="hearth-synapse-"))
+        self.process: subprocess.Popen[bytes] | None = None
+        relaxed = "{per_second: 1000, burst_count: 1000}"
+        (self.dir / "homeserver.yaml").write_text(f"""server_name: "{self.server_name}"
+public_baseurl: "https://localhost:{self.port}/"
+pid_file: "{self.dir}/homeserver.pid"
+report_stats: false
+listeners:
+  - {{port: {self.port}, bind_addresses: ['127.0.0.1'], type: http, tls: true, x_forwarded: false,
+     resources: [{{names: [client, federation], compress: false}}]}}
+  - {{port: {self.client_port}, bind_addresses: ['127.0.0.1'], type: http, tls: false, x_forwarded: false,
+     resources: [{{names: [client], compress: false}}]}}
+tls_certificate_path: "{ca.cert_file}"
+tls_private_key_path: "{ca.key_file}"
+database: {{name: sqlite3, args: {{database: "{self.dir}/homeserver.db"}}}}
+log_config: "{self.dir}/log.yaml"
+media_store_path: "{self.dir}/media"
+signing_key_path: "{self.dir}/signing.key"
+macaroon_secret_key: "test-macaroon"
+form_secret: "test-form"
+enable_registration: true
+enable_registration_without_verification: true
+trusted_key_servers: []
+suppress_key_server_warning: true
+ip_range_whitelist: ['127.0.0.0/8', '::1/128']
+federation_verify_certificates: true
+federation_custom_ca_list: ["{ca.ca_file}"]
+federation:
+  destination_min_retry_interval: 1s
+  destination_retry_multiplier: 2
+  destination_max_retry_interval: 5s
+rc_message: {relaxed}
+rc_registration: {relaxed}
+rc_login: {{address: {relaxed}, account: {relaxed}, failed_attempts: {relaxed}}}
+rc_joins: {{local: {relaxed}, remote: {relaxed}}}
+rc_invites: {{per_room: {relaxed}, per_user: {relaxed}, per_issuer: {relaxed}}}
+rc_federation: {{window_size: 1000, sleep_limit: 1000, sleep_delay: 0, reject_limit: 10000, concurrent: 100}}
+""")
+        (self.dir / "log.yaml").write_text(f"""version: 1
+formatters: {{precise: {{format: '%(asctime)s %(name)s %(levelname)s %(message)s'}}}}
+handlers: {{file: {{class: logging.FileHandler, formatter: precise, filename: "{self.dir}/homeserver.log"}}}}
+root: {{level: INFO, handlers: [file]}}
+disable_existing_loggers: false
+""")
+        python = ROOT / ".venv" / "bin" / "python3"
+        subprocess.run([str(python), "-m", "synapse.app.homeserver", "-c", str(self.dir / "homeserver.yaml"), "--generate-keys"],
+                       check=True, capture_output=True, cwd=self.dir)
+        self.python = python
+
+    def start(self, timeout: float = 90) -> "SynapseProcess":
+        log = open(self.dir / "stdout.log", "ab")
+        self.process = subprocess.Popen([str(self.python), "-m", "synapse.app.homeserver", "-c", str(self.dir / "homeserver.yaml")],
+                                        stdout=log, stderr=subprocess.STDOUT, cwd=self.dir)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"synapse exited during startup:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/_matrix/client/versions", timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"synapse did not answer within {timeout}s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join((self.dir / "homeserver.log").read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> "SynapseProcess":
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            print(f"--- synapse log ({self.dir}) ---\n{self.log_tail()}")
+        self.stop()
+        if not os.environ.get("KEEP_HEARTH_DATA"):
+            shutil.rmtree(self.dir, ignore_errors=True)

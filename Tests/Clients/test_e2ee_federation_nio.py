@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""End-to-end encryption across two Hearth servers with real matrix-nio clients (vodozemac):
-the servers federate over TLS on loopback (certificates from a CA this test makes). Alice on
-server A and Bob on server B share an encrypted room; device keys, one-time key claims and
-to-device room keys cross between the servers; each decrypts the other's messages; neither
-server's database files hold the plaintext.
+"""End-to-end encryption across servers with real matrix-nio clients (vodozemac): two Hearth
+servers, then Hearth and a real Synapse (from PyPI), federating over TLS on loopback
+(certificates from a CA this test makes). Alice on one server and Bob on the other share an
+encrypted room; device keys, one-time key claims and to-device room keys cross between the
+servers; each decrypts the other's messages; no Hearth database file holds the plaintext.
 
 Run: .venv/bin/python3 Tests/Clients/test_e2ee_federation_nio.py   (Scripts/test.sh runs it)
 """
@@ -16,56 +16,70 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hearth_server import HearthProcess, TestCA  # noqa: E402
+from hearth_server import HearthProcess, SynapseProcess, TestCA  # noqa: E402
 from test_e2ee_nio import config, decrypted, ok, prepare, send, sync_until  # noqa: E402
 
 from nio import AsyncClient  # noqa: E402
+
+
+async def exchange(a, b, stores: Path, what: str) -> tuple[str, str]:
+    """Alice on `a` and Bob on `b` share an encrypted room and each decrypts the other."""
+    tag = secrets.token_hex(3)
+    alice = AsyncClient(a.base_url, store_path=str(stores / f"alice{tag}"), config=config())
+    bob = AsyncClient(b.base_url, store_path=str(stores / f"bob{tag}"), config=config())
+    (stores / f"alice{tag}").mkdir()
+    (stores / f"bob{tag}").mkdir()
+    try:
+        ok(await alice.register(f"alice{tag}", "alice-password", "alice-phone"), "register alice")
+        ok(await bob.register(f"bob{tag}", "bob-password", "bob-laptop"), "register bob")
+        assert alice.user_id.endswith(a.server_name) and bob.user_id.endswith(b.server_name)
+        for client in (alice, bob):
+            await prepare(client)
+        created = ok(await alice.room_create(name="across", invite=[bob.user_id], initial_state=[
+            {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]), "room_create")
+        room_id = created.room_id
+        await sync_until(bob, lambda r: room_id in r.rooms.invite, "bob's invite arrives from the other server")
+        ok(await bob.join(room_id), "join over federation")
+        await sync_until(bob, lambda r: room_id in r.rooms.join, "bob joined")
+        await sync_until(alice, lambda r: bob.user_id in alice.rooms[room_id].users, "alice sees bob")
+        secret_ab = f"across servers, only bob may read this {tag}"
+        await send(alice, room_id, secret_ab)
+        await sync_until(bob, decrypted(room_id, secret_ab), "bob decrypts alice's message")
+        secret_ba = f"and back, only alice {tag}"
+        await send(bob, room_id, secret_ba)
+        await sync_until(alice, decrypted(room_id, secret_ba), "alice decrypts bob's message")
+        print(f"ok: nio clients on {what} exchanged and decrypted messages in an encrypted room")
+        return secret_ab, secret_ba
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+def no_plaintext(server, secrets_: tuple[str, ...]) -> None:
+    files = [p for p in (server.dir / "data").rglob("*") if p.is_file() and p.name.startswith("homeserver.db")]
+    assert files, f"no database files for {server.server_name}"
+    for path in files:
+        content = path.read_bytes()
+        for secret in secrets_:
+            assert secret.encode() not in content, f"plaintext found in {path}"
 
 
 async def main() -> None:
     stores = Path(tempfile.mkdtemp(prefix="hearth-e2ee-fed-"))
     ca = TestCA()
     try:
+        with HearthProcess(federation=ca) as hearth, SynapseProcess(ca) as synapse:
+            found = await exchange(hearth, synapse, stores, "Hearth and Synapse")
+            found += await exchange(synapse, hearth, stores, "Synapse and Hearth")
+            hearth.stop()
+            no_plaintext(hearth, found)
+            print("ok: Hearth's database files hold no plaintext of those messages")
         with HearthProcess(federation=ca) as a, HearthProcess(federation=ca) as b:
-            tag = secrets.token_hex(3)
-            alice = AsyncClient(a.base_url, store_path=str(stores / "alice"), config=config())
-            bob = AsyncClient(b.base_url, store_path=str(stores / "bob"), config=config())
-            (stores / "alice").mkdir()
-            (stores / "bob").mkdir()
-            try:
-                ok(await alice.register(f"alice{tag}", "alice-password", "alice-phone"), "register alice")
-                ok(await bob.register(f"bob{tag}", "bob-password", "bob-laptop"), "register bob")
-                assert alice.user_id.endswith(a.server_name) and bob.user_id.endswith(b.server_name)
-                for client in (alice, bob):
-                    await prepare(client)
-                created = ok(await alice.room_create(name="across", invite=[bob.user_id], initial_state=[
-                    {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]), "room_create")
-                room_id = created.room_id
-                await sync_until(bob, lambda r: room_id in r.rooms.invite, "bob's invite arrives from the other server")
-                ok(await bob.join(room_id), "join over federation")
-                await sync_until(bob, lambda r: room_id in r.rooms.join, "bob joined")
-                await sync_until(alice, lambda r: bob.user_id in alice.rooms[room_id].users, "alice sees bob")
-
-                secret_ab = f"across servers, only bob may read this {tag}"
-                await send(alice, room_id, secret_ab)
-                await sync_until(bob, decrypted(room_id, secret_ab), "bob decrypts alice's message")
-                secret_ba = f"and back, only alice {tag}"
-                await send(bob, room_id, secret_ba)
-                await sync_until(alice, decrypted(room_id, secret_ba), "alice decrypts bob's message")
-                print("ok: nio clients on two Hearth servers exchanged and decrypted messages in an encrypted room")
-            finally:
-                await alice.close()
-                await bob.close()
-
+            found = await exchange(a, b, stores, "two Hearth servers")
             for server in (a, b):
                 server.stop()
-                files = [p for p in (server.dir / "data").rglob("*") if p.is_file() and p.name.startswith("homeserver.db")]
-                assert files, f"no database files for {server.server_name}"
-                for path in files:
-                    content = path.read_bytes()
-                    for secret in (secret_ab, secret_ba):
-                        assert secret.encode() not in content, f"plaintext found in {path}"
-            print("ok: neither server's database files hold the plaintext")
+                no_plaintext(server, found)
+            print("ok: neither Hearth server's database files hold the plaintext")
     finally:
         ca.cleanup()
 
