@@ -201,6 +201,7 @@ import Testing
         #expect(refused.json["error"]?.stringValue?.contains("harassment") == true)
         try await server.post(TestServer.room(group, "/invite"), member, ["user_id": .string(troll.userID)]).expectError(403, "M_FORBIDDEN")
         try await server.post(TestServer.room(group, "/invite"), member, ["user_id": "@x:chat.badplace.example"]).expectError(403, "M_FORBIDDEN")
+        try await server.post(TestServer.v3("/createRoom"), member, ["invite": .array([.string(troll.userID)])]).expectError(403, "M_FORBIDDEN")
         try await server.join(moderator, group)
 
         // Lifting the rule (emptying its state event) lets them in.

@@ -115,6 +115,7 @@ extension Rooms {
         // A local-only room says so in its create event too, so that spec-following servers
         // refuse to join it whatever happens to this server's configuration.
         if roomPolicy.roomClass == .localOnly, createContent["m.federate"] == nil { createContent["m.federate"] = false }
+        for invitee in invitees { try await checkPolicyLists(user: invitee) }
         for invitee in invitees where invitee.server != settings.serverName {
             let may = policy.mayInviteRemoteUsers(creator, isAdmin: creatorIsAdmin)
             guard may.allowed else { throw may.error }

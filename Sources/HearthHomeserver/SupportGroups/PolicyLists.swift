@@ -32,6 +32,17 @@ extension Rooms {
         return nil
     }
 
+    /// Refuses a user (or their server) that a subscribed policy list bans, whatever the room
+    /// (createRoom's invitees, before the room exists).
+    func checkPolicyLists(user: UserID) async throws {
+        guard !settings.policyLists.isEmpty else { return }
+        for (kind, value) in [("user", user.rawValue), ("server", user.server.hostname)] {
+            if let match = try await policyListBan(kind, value) {
+                throw MatrixError.forbidden("Banned by the policy list \(match.list) (\(match.entity))" + (match.reason.map { ": \($0)" } ?? ""))
+            }
+        }
+    }
+
     /// Refuses a join or invite that a subscribed policy list bans: the user, their server, or
     /// the room itself.
     func checkPolicyLists(roomID: RoomID, sender: UserID, target: UserID, membership: String) async throws {
