@@ -28,8 +28,6 @@ public struct HomeserverSettings: Sendable {
     /// New accounts wait for an administrator's approval before they can be used
     /// (`registration_requires_approval`).
     public var registrationRequiresApproval = false
-    /// Rooms of moderation policy rules (MSC2313) applied to joins and invites.
-    public var policyLists: [RoomID] = []
 
     public init(serverName: ServerName, enableRegistration: Bool = false, registrationRequiresToken: Bool = false,
                 registrationSharedSecret: String? = nil, allowGuestAccess: Bool = false,

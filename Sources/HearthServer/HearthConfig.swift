@@ -53,8 +53,6 @@ public struct HearthConfig: Sendable {
     public var policy = OrganizationPolicy()
     /// Message lifetimes (`retention`, Synapse's names; Spec/support-groups.md).
     public var retention = RetentionSettings()
-    /// `policy_lists`: room IDs of MSC2313 moderation policy lists applied to joins and invites.
-    public var policyLists: [RoomID] = []
 
     /// The local default `hearth serve` uses without a config file: a server named
     /// `localhost:8008`, open on loopback only, data in `./hearth-data`.
@@ -92,7 +90,7 @@ public struct HearthConfig: Sendable {
         config.signingKeyPath = path(try root.string("signing_key_path") ?? dataDirectory + "/signing.key")
         config.federation = try FederationConfig.parse(root, path: path)
         config.policy = try PolicyConfig.parse(root)
-        config.policyLists = try (root.strings("policy_lists") ?? []).map { text in
+        config.policy.policyLists = try (root.strings("policy_lists") ?? []).map { text in
             guard let room = RoomID(text) else { throw ConfigError("policy_lists: '\(text)' is not a room ID") }
             return room
         }

@@ -48,7 +48,6 @@ public enum HearthServer {
             bcryptRounds: config.bcryptRounds, mediaDirectory: config.mediaStorePath, publicBaseURL: config.publicBaseURL)
         settings.policy.replace(config.policy)
         settings.retention = config.retention
-        settings.policyLists = config.policyLists
         settings.registrationRequiresApproval = config.registrationRequiresApproval
         return try Homeserver(settings: settings, storage: storage, signingKey: key, logger: logger)
     }

@@ -188,7 +188,7 @@ import Testing
             config.databasePath = directory + "/homeserver.db"
             config.mediaStorePath = directory + "/media"
             config.signingKeyPath = directory + "/signing.key"
-            config.policyLists = [RoomID(listID)!]
+            config.policy.policyLists = [RoomID(listID)!]
         }
         defer { Task { await server.destroy() } }
         let moderator = try await server.login("moderator")

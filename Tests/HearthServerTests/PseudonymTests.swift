@@ -90,6 +90,8 @@ import Testing
         try await server.post(TestServer.room(group, "/ban"), facilitator, ["user_id": .string(mask), "reason": "rules"]).expectOK()
         _ = try await server.sendEvent(member, dm, type: "m.room.message", ["msgtype": "m.text", "body": .string("post \(group) again")])
         #expect(try await Self.lastReply(server, member, dm, after: 3).contains("banned"))
+        _ = try await server.sendEvent(member, dm, type: "m.room.message", ["msgtype": "m.text", "body": .string("anon \(group) again")])
+        #expect(try await Self.lastReply(server, member, dm, after: 4).contains("banned"))
 
         // Break glass: only an admin, only with a reason, and it is audited.
         let reveal = "/_hearth/admin/v1/pseudonyms/\(mask.urlPathEncoded)/reveal"

@@ -218,6 +218,9 @@ public struct OrganizationPolicy: Sendable, Equatable {
     public var invites = InvitePolicy()
     /// How long audit records are kept (ms); nil keeps them forever.
     public var auditRetention: Int64? = nil
+    /// Rooms of moderation policy rules (MSC2313) applied to joins and invites
+    /// (`policy_lists`, a top-level key; reloaded with the rest on SIGHUP).
+    public var policyLists: [RoomID] = []
 
     /// Everything allowed: what a server without an `organization_policy` section does.
     public init() {}
@@ -227,6 +230,7 @@ public struct OrganizationPolicy: Sendable, Equatable {
             && a.destinationSharing.map(\.pattern) == b.destinationSharing.map(\.pattern)
             && a.destinationSharing.map(\.sharing) == b.destinationSharing.map(\.sharing)
             && a.federatedProfile == b.federatedProfile && a.invites == b.invites && a.auditRetention == b.auditRetention
+            && a.policyLists == b.policyLists
     }
 
     // MARK: Verdicts

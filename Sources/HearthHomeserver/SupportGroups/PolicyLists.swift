@@ -17,7 +17,7 @@ extension Rooms {
     /// The first `m.ban` rule of a subscribed list whose entity (a glob) matches `value`.
     func policyListBan(_ kind: String, _ value: String) async throws -> PolicyListMatch? {
         guard let type = Self.policyRuleTypes[kind] else { return nil }
-        for list in settings.policyLists where try await exists(list) {
+        for list in policy.policyLists where try await exists(list) {
             let state = try await currentState(list)
             let keys = state.keys.filter { $0.type == type || $0.type == "org.matrix.mjolnir.rule.\(kind)" }
             for (_, event) in try await stateEvents(state, keys: keys) {
@@ -35,7 +35,7 @@ extension Rooms {
     /// Refuses a user (or their server) that a subscribed policy list bans, whatever the room
     /// (createRoom's invitees, before the room exists).
     func checkPolicyLists(user: UserID) async throws {
-        guard !settings.policyLists.isEmpty else { return }
+        guard !policy.policyLists.isEmpty else { return }
         for (kind, value) in [("user", user.rawValue), ("server", user.server.hostname)] {
             if let match = try await policyListBan(kind, value) {
                 throw MatrixError.forbidden("Banned by the policy list \(match.list) (\(match.entity))" + (match.reason.map { ": \($0)" } ?? ""))
@@ -46,7 +46,7 @@ extension Rooms {
     /// Refuses a join or invite that a subscribed policy list bans: the user, their server, or
     /// the room itself.
     func checkPolicyLists(roomID: RoomID, sender: UserID, target: UserID, membership: String) async throws {
-        guard !settings.policyLists.isEmpty, membership == "join" || membership == "invite" || membership == "knock" else { return }
+        guard !policy.policyLists.isEmpty, membership == "join" || membership == "invite" || membership == "knock" else { return }
         var checks: [(String, String)] = [("user", target.rawValue), ("server", target.server.hostname), ("room", roomID.rawValue)]
         if sender != target { checks += [("user", sender.rawValue), ("server", sender.server.hostname)] }
         for (kind, value) in checks {

@@ -97,6 +97,11 @@ extension Homeserver {
             return "This room does not allow pseudonymous posts."
         }
         let keepLink = settings["keep_link"]?.boolValue ?? true
+        // A member whose own pseudonym was banned may not go on anonymously either.
+        if verb == "anon", let own = try await storage.privacy.pseudonymMask(memberDigest: memberDigest(member, roomID)),
+           try await rooms.membership(of: own.maskID, in: roomID) == "ban" {
+            return "Your pseudonym was banned from this room; you cannot post there anonymously."
+        }
         let mask = try await mask(for: verb == "anon" ? nil : member, in: roomID, keepLink: keepLink)
         let membership = try await rooms.membership(of: mask.maskID, in: roomID)
         if membership == "ban" { return "Your pseudonym was banned from this room; you cannot post there under one." }
@@ -113,8 +118,7 @@ extension Homeserver {
     /// The member's mask in the room (nil member: the room's shared anonymous identity),
     /// made on first use.
     private func mask(for member: UserID?, in roomID: RoomID, keepLink: Bool) async throws -> PseudonymMask {
-        let digest = member.map { Base64.encode(signingKey.keyedDigest(label: "pseudonym-member", Array("\($0.rawValue)\n\(roomID.rawValue)".utf8)), alphabet: .urlSafe) }
-            ?? "anonymous:" + roomID.rawValue
+        let digest = member.map { memberDigest($0, roomID) } ?? "anonymous:" + roomID.rawValue
         if let existing = try await storage.privacy.pseudonymMask(memberDigest: digest) { return existing }
         let maskID = UserID(localpart: "p-" + Tokens.letters(12).lowercased(), server: serverName)!
         let name = member == nil ? "Anonymous" : rooms.pseudonym(of: maskID, in: roomID)
@@ -127,6 +131,11 @@ extension Homeserver {
         let mask = PseudonymMask(maskID: maskID, roomID: roomID, memberDigest: digest, sealedMember: sealed, createdAt: clock.now())
         try await storage.privacy.savePseudonymMask(mask)
         return mask
+    }
+
+    /// Finds a member's mask without storing who the member is.
+    private func memberDigest(_ member: UserID, _ roomID: RoomID) -> String {
+        Base64.encode(signingKey.keyedDigest(label: "pseudonym-member", Array("\(member.rawValue)\n\(roomID.rawValue)".utf8)), alphabet: .urlSafe)
     }
 
     private var sealingKey: SymmetricKey { SymmetricKey(data: signingKey.keyedDigest(label: "pseudonym-seal", [])) }
