@@ -52,6 +52,10 @@ extension RoomFederation {
             if let room = json["room_id"]?.stringValue.flatMap(RoomID.init), let refusal = await policyRefusal(room, origin) {
                 logger.info("dropped a PDU of a room the policy keeps from its origin",
                             metadata: ["origin": "\(origin)", "room": "\(room)", "rule": "\(refusal.rule)"])
+                // Answered like any refused PDU when its ID can be known (the room's version is).
+                if let version = try? await rooms.version(of: room), let pdu = try? PDU(json: json, version: version) {
+                    results[pdu.eventID.rawValue] = ["error": .string("Refused by this server's policy (\(refusal.rule))")]
+                }
                 continue
             }
             let (eventID, outcome) = await receivePDU(json, from: origin)

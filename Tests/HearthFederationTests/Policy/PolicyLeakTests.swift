@@ -244,6 +244,18 @@ extension Array where Element == UInt8 {
             #expect(!partnerRecorder.received(forbidden), "P received \(forbidden)")
         }
 
+        // R cannot push events into the partners room either: its PDU is refused, naming the rule.
+        let version = try await a.homeserver.rooms.version(of: partnerRoom)
+        let forged = try EventHashing.hashAndSign([
+            "type": "m.room.message", "room_id": .string(partnerRoom.rawValue), "sender": .string(rita.rawValue),
+            "content": ["msgtype": "m.text", "body": "pushed-in-6161"], "depth": 100, "origin_server_ts": 1_700_000_000_000,
+            "prev_events": [], "auth_events": [],
+        ], server: r.name, key: r.homeserver.signingKey, version: version)
+        let pushed = try PDU(json: forged, version: version)
+        let answer = try await r.federation.client.sendTransaction("push-1", pdus: [forged], edus: [], originServerTS: 1, to: a.name)
+        #expect(answer["pdus"]?[pushed.eventID.rawValue]?["error"]?.stringValue?.contains("room_class.partners") == true)
+        #expect(try await a.homeserver.storage.rooms.event(pushed.eventID) == nil)
+
         // Every decision is in A's audit log, chained; the refusals name their rules.
         let records = try await a.homeserver.storage.federation.auditRecords(after: 0, limit: 100_000)
         #expect(AuditChain.firstBreak(in: records, anchor: "") == nil)
