@@ -216,6 +216,8 @@ struct PolicyReloadService: Service {
                 let config = try reload()
                 homeserver.settings.policy.replace(config.policy)
                 logger.notice("organization policy reloaded")
+                // Partners rooms that follow the default partners now name the new ones.
+                await homeserver.rooms.refreshPartnerACLs()
             } catch {
                 logger.error("configuration not reloaded; the policy in force is unchanged", metadata: ["error": "\(error)"])
             }

@@ -26,6 +26,8 @@ public struct RoomClassRecord: Sendable, Equatable {
 public protocol PrivacyStore: Sendable {
     func roomClass(_ roomID: RoomID) async throws -> RoomClassRecord?
     func setRoomClass(_ record: RoomClassRecord) async throws
+    /// Every room assigned this class (`local_only`, `partners`, `open`).
+    func rooms(ofClass roomClass: String) async throws -> [RoomClassRecord]
     /// Rooms with an event whose content mentions `mxcURI` (an upload posted there).
     func roomsMentioningMedia(_ mxcURI: String) async throws -> [RoomID]
 

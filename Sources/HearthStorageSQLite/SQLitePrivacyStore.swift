@@ -31,6 +31,18 @@ struct SQLitePrivacyStore: PrivacyStore {
         }
     }
 
+    func rooms(ofClass roomClass: String) async throws -> [RoomClassRecord] {
+        try await storageCall {
+            try await pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM room_classes WHERE class = ?", arguments: [roomClass]).compactMap { row in
+                    guard let roomID = RoomID(row["room_id"] as String) else { return nil }
+                    let partners = (try? JSONValue.parse(Array((row["partners"] as String).utf8)))?.arrayValue?.compactMap(\.stringValue) ?? []
+                    return RoomClassRecord(roomID: roomID, roomClass: row["class"], partners: partners, setBy: row["set_by"], setAt: row["set_at"])
+                }
+            }
+        }
+    }
+
     func roomsMentioningMedia(_ mxcURI: String) async throws -> [RoomID] {
         try await storageCall {
             try await pool.read { db in

@@ -156,6 +156,16 @@ import Testing
         #expect(try await roomClass(shared, bob).json["class"] == "local_only")
         try await setClass(shared, admin, ["class": "open"]).expectOK()
         #expect(try await roomClass(shared, admin).json["class"] == "open")
+
+        // A reloaded policy with other default partners: partners rooms that follow the
+        // default get an ACL naming them.
+        let following = try await server.createRoom(alice, ["org.hearth.room_class": "partners", "preset": "private_chat"])
+        var reloaded = policy
+        reloaded.rooms.partners = [ServerName("partner.example")!, ServerName("second.example")!]
+        server.homeserver.settings.policy.replace(reloaded)
+        await server.homeserver.rooms.refreshPartnerACLs()
+        let updated = try await server.get(TestServer.room(following, "/state/m.room.server_acl/"), alice)
+        #expect(updated.json["allow"] == ["hearth.test", "partner.example", "second.example"])
     }
 
     @Test func actionsThatWouldCrossTheBoundaryAreForbiddenNamingTheRule() async throws {

@@ -1,5 +1,6 @@
 public import HearthCore
 public import HearthStorage
+import Logging
 
 /// Room classes on the room layer: what a room's class is, assigning it at creation, changing
 /// it later, and the checks a client's action meets before it would cross the boundary.
@@ -72,6 +73,25 @@ extension Rooms {
             }
         }
         try await storeRoomPolicy(roomID, updated, setBy: user)
+    }
+
+    /// After a policy reload: partners rooms that follow the policy's default partners get an
+    /// ACL naming the partners now configured. Rooms nobody here may change are logged.
+    public func refreshPartnerACLs() async {
+        do {
+            for record in try await privacy.rooms(ofClass: RoomClass.partners.rawValue) where record.partners.isEmpty {
+                guard try await exists(record.roomID),
+                      let creator = try await currentStateEvent(record.roomID, StateKey("m.room.create", ""))?.sender else { continue }
+                do {
+                    let sender = try await aclSender(record.roomID, preferring: creator)
+                    try await keepPartnerACL(record.roomID, RoomPolicy(roomClass: .partners), sender: sender)
+                } catch {
+                    logger.warning("partner ACL not updated", metadata: ["room": "\(record.roomID)", "error": "\(error)"])
+                }
+            }
+        } catch {
+            logger.error("partner ACLs not refreshed", metadata: ["error": "\(error)"])
+        }
     }
 
     /// A local member who may change the room's server ACL: `user` if they can, else another.
