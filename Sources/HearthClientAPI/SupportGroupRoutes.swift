@@ -150,19 +150,10 @@ enum SupportGroupRoutes {
         return fields
     }
 
+    /// Form fields use `+` for spaces, then percent-encoding.
     private static func decode(_ text: String) -> String {
-        var bytes: [UInt8] = []
-        var iterator = Array(text.replacingOccurrences(of: "+", with: " ").utf8)[...]
-        while let byte = iterator.popFirst() {
-            if byte == UInt8(ascii: "%"), iterator.count >= 2,
-               let value = UInt8(String(decoding: iterator.prefix(2), as: UTF8.self), radix: 16) {
-                bytes.append(value)
-                iterator = iterator.dropFirst(2)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        let spaced = text.replacingOccurrences(of: "+", with: " ")
+        return MatrixURI.percentDecode(Substring(spaced)) ?? spaced
     }
 
     static func html(_ text: String) -> String { HTML.escape(text) }

@@ -165,13 +165,9 @@ public struct EgressAuditRecord: Sendable, Hashable {
     /// The hash this record must carry after `previous`: SHA-256 over the previous hash and
     /// the canonical JSON of every field but the hashes.
     public func chainHash(after previous: String) -> String {
-        var fields: JSONObject = [
-            "sequence": .int(sequence), "ts": .int(timestamp), "kind": .string(kind), "method": .string(method),
-            "path": .string(path), "decision": .string(decision), "body_size": .int(Int64(bodySize)),
-        ]
-        let optional: [(String, String?)] = [("destination", destination), ("reason", reason), ("body_sha256", bodyDigest),
-                                             ("data_kind", dataKind), ("room_id", roomID), ("user_id", userID), ("rule", rule)]
-        for (key, value) in optional { if let value { fields[key] = .string(value) } }
+        var fields = json
+        fields["previous_hash"] = nil
+        fields["hash"] = nil
         let canonical = (try? JSONValue.object(fields).canonicalBytes()) ?? []
         return SHA256Hex.digest(Array(previous.utf8) + [0x0a] + canonical)
     }

@@ -9,11 +9,8 @@ struct SQLitePrivacyStore: PrivacyStore {
     func roomClass(_ roomID: RoomID) async throws -> RoomClassRecord? {
         try await storageCall {
             try await pool.read { db in
-                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM room_classes WHERE room_id = ?", arguments: [roomID.rawValue])
-                else { return nil }
-                let partners = (try? JSONValue.parse(Array((row["partners"] as String).utf8)))?.arrayValue?.compactMap(\.stringValue) ?? []
-                return RoomClassRecord(roomID: roomID, roomClass: row["class"], partners: partners, setBy: row["set_by"],
-                                       setAt: row["set_at"])
+                try Row.fetchOne(db, sql: "SELECT * FROM room_classes WHERE room_id = ?", arguments: [roomID.rawValue])
+                    .flatMap(Self.roomClassRecord)
             }
         }
     }
@@ -31,14 +28,16 @@ struct SQLitePrivacyStore: PrivacyStore {
         }
     }
 
+    static func roomClassRecord(_ row: Row) -> RoomClassRecord? {
+        guard let roomID = RoomID(row["room_id"] as String) else { return nil }
+        let partners = (try? JSONValue.parse(Array((row["partners"] as String).utf8)))?.arrayValue?.compactMap(\.stringValue) ?? []
+        return RoomClassRecord(roomID: roomID, roomClass: row["class"], partners: partners, setBy: row["set_by"], setAt: row["set_at"])
+    }
+
     func rooms(ofClass roomClass: String) async throws -> [RoomClassRecord] {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM room_classes WHERE class = ?", arguments: [roomClass]).compactMap { row in
-                    guard let roomID = RoomID(row["room_id"] as String) else { return nil }
-                    let partners = (try? JSONValue.parse(Array((row["partners"] as String).utf8)))?.arrayValue?.compactMap(\.stringValue) ?? []
-                    return RoomClassRecord(roomID: roomID, roomClass: row["class"], partners: partners, setBy: row["set_by"], setAt: row["set_at"])
-                }
+                try Row.fetchAll(db, sql: "SELECT * FROM room_classes WHERE class = ?", arguments: [roomClass]).compactMap(Self.roomClassRecord)
             }
         }
     }

@@ -29,6 +29,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_answering(base_url: str, process: subprocess.Popen[bytes], timeout: float, name: str, log_tail) -> None:
+    """Polls `/_matrix/client/versions` until the server answers; fails if it exits first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode} during startup:\n{log_tail()}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/_matrix/client/versions", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"{name} did not answer within {timeout}s:\n{log_tail()}")
+        time.sleep(0.05)
+
+
 def hearth_binary() -> Path:
     binary = Path(os.environ.get("HEARTH_BIN", ROOT / ".build" / "debug" / "hearth"))
     if not binary.exists():
@@ -127,20 +145,18 @@ rc_message:
             [str(hearth_binary()), "serve", "--config", str(self.config_path)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.dir)
         log.close()
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"hearth exited with {self.process.returncode} during startup:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/_matrix/client/versions", timeout=2) as response:
-                    if response.status == 200:
-                        return self
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"hearth did not answer within {timeout}s:\n{self.log_tail()}")
-            time.sleep(0.05)
+        wait_until_answering(self.base_url, self.process, timeout, "hearth", self.log_tail)
+        return self
+
+    def call(self, method: str, path: str, body=None, token: str | None = None):
+        """A client-API request; the JSON answer (an HTTP error raises)."""
+        request = urllib.request.Request(f"{self.base_url}{path}", method=method,
+                                         data=None if body is None else json.dumps(body).encode())
+        request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
 
     @property
     def pid(self) -> int:
@@ -269,18 +285,8 @@ disable_existing_loggers: false
         self.process = subprocess.Popen([str(self.python), "-m", "synapse.app.homeserver", "-c", str(self.dir / "homeserver.yaml")],
                                         stdout=log, stderr=subprocess.STDOUT, cwd=self.dir)
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"synapse exited during startup:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/_matrix/client/versions", timeout=2) as response:
-                    if response.status == 200:
-                        return self
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"synapse did not answer within {timeout}s:\n{self.log_tail()}")
+        wait_until_answering(self.base_url, self.process, timeout, "synapse", self.log_tail)
+        return self
 
     def log_tail(self, lines: int = 40) -> str:
         try:

@@ -11,7 +11,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -32,16 +31,6 @@ def hearth(server: HearthProcess, *args: str) -> subprocess.CompletedProcess[str
     return subprocess.run([str(hearth_binary()), *args, "--config", str(server.config_path)], capture_output=True, text=True)
 
 
-def call(server: HearthProcess, method: str, path: str, body=None, token: str | None = None):
-    request = urllib.request.Request(f"{server.base_url}{path}", method=method,
-                                     data=None if body is None else json.dumps(body).encode())
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
 def main() -> None:
     with HearthProcess(extra=POLICY) as server:
         # Read-only commands refuse a server that never ran, rather than create its data.
@@ -53,10 +42,10 @@ def main() -> None:
 
         created = hearth(server, "register-user", "--user", "alice", "--password", "alice-pw")
         assert created.returncode == 0, created.stderr
-        token = call(server, "POST", "/_matrix/client/v3/login", {
+        token = server.call("POST", "/_matrix/client/v3/login", {
             "type": "m.login.password", "identifier": {"type": "m.id.user", "user": "alice"}, "password": "alice-pw"})["access_token"]
-        room = call(server, "POST", "/_matrix/client/v3/createRoom", {"name": "group"}, token)["room_id"]
-        call(server, "PUT", f"/_matrix/client/v3/rooms/{room}/send/m.room.message/t1", {"msgtype": "m.text", "body": "hello-7171"}, token)
+        room = server.call("POST", "/_matrix/client/v3/createRoom", {"name": "group"}, token)["room_id"]
+        server.call("PUT", f"/_matrix/client/v3/rooms/{room}/send/m.room.message/t1", {"msgtype": "m.text", "body": "hello-7171"}, token)
 
         explained = hearth(server, "policy", "explain", "--destination", "partner.example", "--room", room, "--json")
         assert explained.returncode == 0, explained.stderr

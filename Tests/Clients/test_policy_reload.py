@@ -7,12 +7,10 @@ Run: .venv/bin/python3 Tests/Clients/test_policy_reload.py   (Scripts/test.sh ru
 """
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -27,18 +25,8 @@ POLICY = """organization_policy:
 """
 
 
-def call(server: HearthProcess, method: str, path: str, body=None, token: str | None = None):
-    request = urllib.request.Request(f"{server.base_url}{path}", method=method,
-                                     data=None if body is None else json.dumps(body).encode())
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
 def verdicts(server: HearthProcess, token: str, destination: str) -> dict[str, str]:
-    answer = call(server, "GET", f"/_hearth/admin/v1/policy/explain?destination={destination}", token=token)
+    answer = server.call("GET", f"/_hearth/admin/v1/policy/explain?destination={destination}", token=token)
     return {line["subject"]: f'{line["decision"]} {line["rule"]}' for line in answer["lines"]}
 
 
@@ -48,7 +36,7 @@ def main() -> None:
     with server:
         subprocess.run([str(hearth_binary()), "register-user", "--config", str(server.config_path), "--user", "admin",
                         "--password", "admin-pw", "--admin"], check=True, capture_output=True)
-        token = call(server, "POST", "/_matrix/client/v3/login", {
+        token = server.call("POST", "/_matrix/client/v3/login", {
             "type": "m.login.password", "identifier": {"type": "m.id.user", "user": "admin"}, "password": "admin-pw"})["access_token"]
         before = verdicts(server, token, "partner.example")
         assert before["presence"] == "refuse sharing.presence", before

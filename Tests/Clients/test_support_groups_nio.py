@@ -26,9 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hearth_server import HearthProcess  # noqa: E402
+from test_matrix_nio import client_config  # noqa: E402
 
 from nio import (  # noqa: E402
-    AsyncClient, AsyncClientConfig, JoinError, JoinResponse, RegisterResponse, RoomCreateResponse,
+    AsyncClient, JoinError, JoinResponse, RegisterResponse, RoomCreateResponse,
     RoomMessagesResponse, RoomSendResponse,
 )
 
@@ -45,11 +46,6 @@ def tearDownModule() -> None:
     if SERVER.stop() != 0:
         raise AssertionError(f"hearth did not exit cleanly on SIGTERM:\n{SERVER.log_tail()}")
     SERVER.cleanup()
-
-
-def client_config() -> AsyncClientConfig:
-    return AsyncClientConfig(encryption_enabled=False, store_sync_tokens=False, max_timeouts=2,
-                             max_limit_exceeded=2, max_timeout_retry_wait_time=2, request_timeout=30)
 
 
 class HiddenFields(html.parser.HTMLParser):

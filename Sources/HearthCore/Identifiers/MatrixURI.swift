@@ -188,7 +188,7 @@ public struct MatrixURI: Sendable, Hashable {
     // MARK: - Percent-encoding (RFC 3986)
 
     /// Decodes `%XX` sequences; nil if one is malformed or the result is not UTF-8.
-    static func percentDecode(_ text: Substring) -> String? {
+    public static func percentDecode(_ text: Substring) -> String? {
         var out: [UInt8] = []
         let bytes = Array(text.utf8)
         var i = 0
@@ -217,7 +217,7 @@ public struct MatrixURI: Sendable, Hashable {
     }
 
     /// Encodes everything but RFC 3986's unreserved characters.
-    static func percentEncode(_ text: String) -> String {
+    public static func percentEncode(_ text: String) -> String {
         let hex = Array("0123456789ABCDEF".utf8)
         var out: [UInt8] = []
         for b in text.utf8 {

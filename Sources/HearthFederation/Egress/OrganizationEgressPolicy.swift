@@ -52,6 +52,8 @@ private struct Judge {
     let facts: any PolicyFacts
     let destination: ServerName
     var findings: [EgressFinding] = []
+    /// Room classes read for this item: a transaction's PDUs are mostly of one room.
+    private var roomPolicies: [String: RoomPolicy] = [:]
 
     init(policy: OrganizationPolicy, facts: any PolicyFacts, destination: ServerName) {
         self.policy = policy
@@ -66,13 +68,16 @@ private struct Judge {
                                       reason: verdict.reason))
     }
 
-    private func roomPolicy(_ text: String?) async -> RoomPolicy? {
+    private mutating func roomPolicy(_ text: String?) async -> RoomPolicy? {
         guard let text, let roomID = RoomID(text) else { return nil }
+        if let known = roomPolicies[text] { return known }
         // A room whose class cannot be read is treated as local-only: fail closed.
-        return (try? await facts.roomPolicy(roomID)) ?? RoomPolicy(roomClass: .localOnly)
+        let policy = (try? await facts.roomPolicy(roomID)) ?? RoomPolicy(roomClass: .localOnly)
+        roomPolicies[text] = policy
+        return policy
     }
 
-    private func roomReach(_ text: String?) async -> PolicyVerdict {
+    private mutating func roomReach(_ text: String?) async -> PolicyVerdict {
         guard let room = await roomPolicy(text) else { return .refuse("room.unknown", "the item names no valid room") }
         return policy.room(room, reaches: destination)
     }
@@ -376,7 +381,8 @@ struct FederationPathParts {
 
     init(_ target: String) {
         let path = target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? target
-        let segments = path.split(separator: "/").map { String($0).removingPercentEncodingSafely }
+        // Malformed escapes are kept as they are: the route, not the policy, refuses them.
+        let segments = path.split(separator: "/").map { MatrixURI.percentDecode($0) ?? String($0) }
         // _matrix, federation|key|media, v1|v2, endpoint, arguments…
         guard segments.count >= 3, segments[0] == "_matrix" else { return }
         api = segments[1]
@@ -391,27 +397,8 @@ struct FederationPathParts {
         guard let query = target.split(separator: "?", maxSplits: 1).dropFirst().first else { return nil }
         for pair in query.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1)
-            if parts.first.map(String.init) == name { return parts.count > 1 ? String(parts[1]).removingPercentEncodingSafely : "" }
+            if parts.first.map(String.init) == name { return parts.count > 1 ? MatrixURI.percentDecode(parts[1]) ?? String(parts[1]) : "" }
         }
         return nil
-    }
-}
-
-extension String {
-    /// Percent-decoding that leaves malformed escapes as they are.
-    fileprivate var removingPercentEncodingSafely: String {
-        guard contains("%") else { return self }
-        var bytes: [UInt8] = []
-        var iterator = Array(utf8)[...]
-        while let byte = iterator.popFirst() {
-            if byte == UInt8(ascii: "%"), iterator.count >= 2,
-               let value = UInt8(String(decoding: iterator.prefix(2), as: UTF8.self), radix: 16) {
-                bytes.append(value)
-                iterator = iterator.dropFirst(2)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -44,12 +44,20 @@ extension RoomFederation {
     private func process(pdus: [JSONValue], edus: [JSONValue], transactionID: String, origin: ServerName) async -> JSONObject {
         if let previous = try? await inbox.transactionResponse(origin: origin, transactionID: transactionID) { return previous }
         var results = JSONObject()
+        // The policy's answer per room, read once for the whole transaction.
+        var refusals: [RoomID: PolicyVerdict?] = [:]
+        func cachedRefusal(_ room: RoomID) async -> PolicyVerdict? {
+            if let known = refusals[room] { return known }
+            let verdict = await policyRefusal(room, origin)
+            refusals[room] = .some(verdict)  // an allowed room is remembered too
+            return verdict
+        }
         for value in pdus {
             guard let json = value.objectValue else {
                 logger.info("dropped a PDU that is not an object", metadata: ["origin": "\(origin)"])
                 continue
             }
-            if let room = json["room_id"]?.stringValue.flatMap(RoomID.init), let refusal = await policyRefusal(room, origin) {
+            if let room = json["room_id"]?.stringValue.flatMap(RoomID.init), let refusal = await cachedRefusal(room) {
                 logger.info("dropped a PDU of a room the policy keeps from its origin",
                             metadata: ["origin": "\(origin)", "room": "\(room)", "rule": "\(refusal.rule)"])
                 // Answered like any refused PDU when its ID can be known (the room's version is).
@@ -66,11 +74,11 @@ extension RoomFederation {
             guard var edu = value.objectValue else { continue }
             // Typing and receipts about rooms the origin may not take part in are dropped.
             if edu["edu_type"]?.stringValue == "m.typing", let room = edu["content"]?["room_id"]?.stringValue.flatMap(RoomID.init),
-               await policyRefusal(room, origin) != nil { continue }
+               await cachedRefusal(room) != nil { continue }
             if edu["edu_type"]?.stringValue == "m.receipt", let content = edu["content"]?.objectValue {
                 var kept = JSONObject()
                 for member in content {
-                    if let room = RoomID(member.key), await policyRefusal(room, origin) != nil { continue }
+                    if let room = RoomID(member.key), await cachedRefusal(room) != nil { continue }
                     kept[member.key] = member.value
                 }
                 edu["content"] = .object(kept)

@@ -1,3 +1,4 @@
+import Foundation
 public import HearthCore
 import Synchronization
 
@@ -45,7 +46,7 @@ public struct ServerPattern: Sendable, Hashable, CustomStringConvertible {
     private let includesPort: Bool
 
     public init?(_ text: String) {
-        let trimmed = text.trimmingCharacters(in: " \t")
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty, !trimmed.contains("/"), !trimmed.contains(" ") else { return nil }
         self.text = trimmed
         glob = GlobPattern(trimmed.lowercased())
@@ -65,15 +66,6 @@ extension [ServerPattern] {
     func firstMatch(_ server: ServerName) -> ServerPattern? { first { $0.matches(server) } }
 }
 
-extension String {
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        let characters = Set(set)
-        var slice = Substring(self)
-        while let first = slice.first, characters.contains(first) { slice = slice.dropFirst() }
-        while let last = slice.last, characters.contains(last) { slice = slice.dropLast() }
-        return String(slice)
-    }
-}
 
 /// Where a kind of room-bound ephemeral data (typing, receipts) may go: nowhere, or to the
 /// servers of rooms of these classes (which the room class must allow in the first place).

@@ -19,12 +19,15 @@ public struct RetentionSettings: Sendable, Equatable {
 
     public init() {}
 
-    /// The lifetime applied to a room whose `m.room.retention` asks for `requested` (ms).
+    /// The lifetime applied to a room whose `m.room.retention` asks for `requested` (ms). A
+    /// request that is not positive is ignored: a room's state (which another server can send)
+    /// must not make every message expire at once.
     public func effectiveMaxLifetime(requested: Milliseconds?) -> Milliseconds? {
+        let requested = requested.flatMap { $0 > 0 ? $0 : nil }
         guard enabled, var lifetime = requested ?? defaultMaxLifetime else { return nil }
         if let minimum = allowedLifetimeMin { lifetime = max(lifetime, minimum) }
         if let maximum = allowedLifetimeMax { lifetime = min(lifetime, maximum) }
-        return lifetime
+        return lifetime > 0 ? lifetime : nil
     }
 }
 

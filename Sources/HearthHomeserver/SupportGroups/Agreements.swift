@@ -39,7 +39,7 @@ extension Rooms {
     /// digest instead of a login, so it works when opened from any client.
     public func consentURI(_ roomID: RoomID, _ user: UserID) -> String {
         let base = (settings.publicBaseURL ?? "http://\(settings.serverName.rawValue)/").trimmingSuffix("/")
-        return "\(base)/_hearth/consent?room=\(Self.queryEncoded(roomID.rawValue))&user=\(Self.queryEncoded(user.rawValue))&h=\(consentDigest(roomID, user))"
+        return "\(base)/_hearth/consent?room=\(MatrixURI.percentEncode(roomID.rawValue))&user=\(MatrixURI.percentEncode(user.rawValue))&h=\(consentDigest(roomID, user))"
     }
 
     public func consentDigest(_ roomID: RoomID, _ user: UserID) -> String {
@@ -70,20 +70,6 @@ extension Rooms {
             }
         }
         return try await privacy.agreementAcceptances(roomID)
-    }
-
-    static func queryEncoded(_ text: String) -> String {
-        var result = ""
-        for byte in text.utf8 {
-            let scalar = Unicode.Scalar(byte)
-            if (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) || "-._~".unicodeScalars.contains(scalar) {
-                result.unicodeScalars.append(scalar)
-            } else {
-                let digits = Array("0123456789ABCDEF")
-                result += "%\(digits[Int(byte >> 4)])\(digits[Int(byte & 0xf)])"
-            }
-        }
-        return result
     }
 }
 

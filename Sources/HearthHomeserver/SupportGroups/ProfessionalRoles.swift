@@ -1,3 +1,4 @@
+import Foundation
 public import HearthCore
 import HearthStorage
 
@@ -50,9 +51,9 @@ extension Homeserver {
     public func setVerifiedRole(_ user: UserID, role: String?, label: String?, by admin: UserID) async throws {
         guard user.server == serverName, try await storage.accounts.account(user) != nil else { throw MatrixError.notFound("Unknown user \(user)") }
         if let role {
-            let trimmed = role.trimmingWhitespace
+            let trimmed = role.trimmingCharacters(in: .whitespaces)
             guard !trimmed.isEmpty, trimmed.count <= 64 else { throw MatrixError.invalidParam("role must be 1 to 64 characters") }
-            let shown = (label ?? trimmed.prefix(1).uppercased() + trimmed.dropFirst()).trimmingWhitespace
+            let shown = (label ?? trimmed.prefix(1).uppercased() + trimmed.dropFirst()).trimmingCharacters(in: .whitespaces)
             guard !shown.isEmpty, shown.count <= 64, !shown.contains(Rooms.verifiedMark) else {
                 throw MatrixError.invalidParam("label must be 1 to 64 characters without \(Rooms.verifiedMark)")
             }
@@ -63,14 +64,5 @@ extension Homeserver {
         }
         // New member events in every joined room, with the role shown (or no longer shown).
         try await setProfile(user, displayName: nil, avatarURL: nil)
-    }
-}
-
-extension String {
-    fileprivate var trimmingWhitespace: String {
-        var slice = Substring(self)
-        while slice.first?.isWhitespace == true { slice = slice.dropFirst() }
-        while slice.last?.isWhitespace == true { slice = slice.dropLast() }
-        return String(slice)
     }
 }
