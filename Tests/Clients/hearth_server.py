@@ -226,7 +226,7 @@ class SynapseProcess:
     Clients use its plain HTTP listener (`base_url`); other servers reach it as
     `localhost:PORT` over TLS."""
 
-    def __init__(self, ca: TestCA) -> None:
+    def __init__(self, ca: TestCA, log_level: str = "INFO") -> None:
         self.port = free_port()
         self.client_port = free_port()
         self.server_name = f"localhost:{self.port}"
@@ -272,7 +272,7 @@ rc_federation: {{window_size: 1000, sleep_limit: 1000, sleep_delay: 0, reject_li
         (self.dir / "log.yaml").write_text(f"""version: 1
 formatters: {{precise: {{format: '%(asctime)s %(name)s %(levelname)s %(message)s'}}}}
 handlers: {{file: {{class: logging.FileHandler, formatter: precise, filename: "{self.dir}/homeserver.log"}}}}
-root: {{level: INFO, handlers: [file]}}
+root: {{level: {log_level}, handlers: [file]}}
 disable_existing_loggers: false
 """)
         python = ROOT / ".venv" / "bin" / "python3"
@@ -303,12 +303,15 @@ disable_existing_loggers: false
                 self.process.kill()
                 self.process.wait()
 
+    def cleanup(self) -> None:
+        self.stop()
+        if not os.environ.get("KEEP_HEARTH_DATA"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
     def __enter__(self) -> "SynapseProcess":
         return self.start()
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             print(f"--- synapse log ({self.dir}) ---\n{self.log_tail()}")
-        self.stop()
-        if not os.environ.get("KEEP_HEARTH_DATA"):
-            shutil.rmtree(self.dir, ignore_errors=True)
+        self.cleanup()
