@@ -31,7 +31,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     func room(_ roomID: RoomID) async throws -> RoomRecord? {
         try await storageCall {
             try await pool.read { db in
-                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM rooms WHERE room_id = ?", arguments: [roomID.rawValue]),
+                guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM rooms WHERE room_id = ?"), arguments: [roomID.rawValue]),
                       let version = RoomVersion(row["version"] as String)
                 else { return nil }
                 return RoomRecord(roomID: roomID, version: version, creator: UserID(row["creator"] as String)!,
@@ -66,91 +66,109 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     // MARK: Persisting
 
     func persist(_ event: EventToPersist) async throws -> PersistedEvent {
-        let pdu = event.pdu
-        let json = pdu.json.encodedString()
+        let json = event.pdu.json.encodedString()
         return try await storageCall {
+            try await pool.write { db in try Self.write(db, event, json: json) }
+        }
+    }
+
+    func persistOutliers(_ events: [EventToPersist]) async throws {
+        if events.isEmpty { return }
+        precondition(events.allSatisfy(\.outlier), "persistOutliers takes outliers only")
+        let encoded = events.map { ($0, $0.pdu.json.encodedString()) }
+        try await storageCall {
             try await pool.write { db in
-                // History fetched from other servers sorts before everything /sync has reported:
-                // it gets negative positions, counting down, and /messages finds it by depth.
-                let stream = event.backfilled
-                    ? min(0, try Int64.fetchOne(db, sql: "SELECT MIN(stream) FROM events") ?? 0) - 1
-                    : try nextStreamPosition(db)
-                var after = event.stateGroupBefore
-                if !event.outlier, let key = event.stateChange, event.rejectionReason == nil {
-                    after = try Self.createStateGroup(db, room: pdu.roomID, parent: event.stateGroupBefore, set: key, to: pdu.eventID)
+                let exists = try db.cachedStatement(sql: "SELECT 1 FROM events WHERE event_id = ?")
+                for (event, json) in encoded
+                where try Int.fetchOne(exists, arguments: [event.pdu.eventID.rawValue]) == nil {
+                    _ = try Self.write(db, event, json: json)
                 }
-                let storedAsOutlier = try Bool.fetchOne(
-                    db, sql: "SELECT outlier FROM events WHERE event_id = ?", arguments: [pdu.eventID.rawValue]) ?? false
-                let wasOutlier = !event.outlier && storedAsOutlier
-                if wasOutlier {
-                    // Known until now for its own sake only: it takes its place in the room.
-                    try db.execute(
-                        sql: """
-                            UPDATE events SET stream = ?, json = ?, state_group_before = ?, state_group_after = ?,
-                              rejection_reason = ?, soft_failed = ?, outlier = 0 WHERE event_id = ?
-                            """,
-                        arguments: [stream, json, event.stateGroupBefore, after, event.rejectionReason, event.softFailed,
-                                    pdu.eventID.rawValue])
-                } else {
-                    try db.execute(
-                        sql: """
-                            INSERT INTO events (stream, event_id, room_id, type, state_key, sender, depth, origin_server_ts, json,
-                              state_group_before, state_group_after, rejection_reason, soft_failed, txn_id, device_id, outlier)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """,
-                        arguments: [stream, pdu.eventID.rawValue, pdu.roomID.rawValue, pdu.type, pdu.stateKey, pdu.sender.rawValue,
-                                    pdu.depth, pdu.originServerTS, json, event.outlier ? nil : event.stateGroupBefore,
-                                    event.outlier ? nil : after, event.rejectionReason, event.softFailed,
-                                    event.transaction?.transactionID, event.transaction?.deviceID, event.outlier])
-                }
-                if !event.outlier { try Self.indexRelation(db, pdu, stream: stream) }
-                for prev in pdu.prevEvents {
-                    try db.execute(sql: "INSERT OR IGNORE INTO event_edges (event_id, prev_event_id) VALUES (?, ?)",
-                                   arguments: [pdu.eventID.rawValue, prev.rawValue])
-                }
-                for auth in pdu.authEvents {
-                    try db.execute(sql: "INSERT OR IGNORE INTO event_auth_edges (event_id, auth_event_id) VALUES (?, ?)",
-                                   arguments: [pdu.eventID.rawValue, auth.rawValue])
-                }
-                if let txn = event.transaction {
-                    try db.execute(sql: "INSERT INTO client_transactions (user_id, device_id, txn_id, event_id) VALUES (?, ?, ?, ?)",
-                                   arguments: [txn.userID.rawValue, txn.deviceID, txn.transactionID, pdu.eventID.rawValue])
-                }
-                if let extremities = event.newForwardExtremities {
-                    let newCurrent = event.currentStateGroup ?? after
-                    let oldCurrent = try StateGroupID?.fetchOne(
-                        db, sql: "SELECT current_state_group FROM rooms WHERE room_id = ?", arguments: [pdu.roomID.rawValue]) ?? nil
-                    try db.execute(sql: "UPDATE rooms SET forward_extremities = ?, current_state_group = ? WHERE room_id = ?",
-                                   arguments: [Self.encodeIDs(extremities), newCurrent, pdu.roomID.rawValue])
-                    if newCurrent == after, oldCurrent == event.stateGroupBefore {
-                        // The usual case: the state moved by this event alone.
-                        if pdu.type == "m.room.member", let target = pdu.stateKey, event.rejectionReason == nil, !event.softFailed,
-                           let membership = pdu.content["membership"]?.stringValue {
-                            try Self.upsertMembership(db, room: pdu.roomID, user: target, membership: membership,
-                                                      eventID: pdu.eventID, stream: stream)
-                        }
-                    } else {
-                        try Self.updateMemberships(db, room: pdu.roomID, from: oldCurrent, to: newCurrent, stream: stream)
-                    }
-                }
-                if event.recordsMembershipOutsideRoom, pdu.type == "m.room.member", let target = pdu.stateKey,
-                   let membership = pdu.content["membership"]?.stringValue {
-                    try Self.upsertMembership(db, room: pdu.roomID, user: target, membership: membership,
-                                              eventID: pdu.eventID, stream: stream)
-                }
-                return PersistedEvent(stream: stream, stateGroupAfter: event.outlier ? nil : after)
             }
         }
     }
 
+    /// The body of `persist`: everything one event's write changes, inside the caller's transaction.
+    private static func write(_ db: Database, _ event: EventToPersist, json: String) throws -> PersistedEvent {
+        let pdu = event.pdu
+        // History fetched from other servers sorts before everything /sync has reported:
+        // it gets negative positions, counting down, and /messages finds it by depth.
+        let stream = event.backfilled
+            ? min(0, try Int64.fetchOne(db, sql: "SELECT MIN(stream) FROM events") ?? 0) - 1
+            : try nextStreamPosition(db)
+        var after = event.stateGroupBefore
+        if !event.outlier, let key = event.stateChange, event.rejectionReason == nil {
+            after = try Self.createStateGroup(db, room: pdu.roomID, parent: event.stateGroupBefore, set: key, to: pdu.eventID)
+        }
+        let storedAsOutlier = try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT outlier FROM events WHERE event_id = ?"), arguments: [pdu.eventID.rawValue]) ?? false
+        let wasOutlier = !event.outlier && storedAsOutlier
+        if wasOutlier {
+            // Known until now for its own sake only: it takes its place in the room.
+            try db.cachedStatement(
+                sql: """
+                    UPDATE events SET stream = ?, json = ?, state_group_before = ?, state_group_after = ?,
+                      rejection_reason = ?, soft_failed = ?, outlier = 0 WHERE event_id = ?
+                    """).execute(
+                arguments: [stream, json, event.stateGroupBefore, after, event.rejectionReason, event.softFailed,
+                            pdu.eventID.rawValue])
+        } else {
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO events (stream, event_id, room_id, type, state_key, sender, depth, origin_server_ts, json,
+                      state_group_before, state_group_after, rejection_reason, soft_failed, txn_id, device_id, outlier)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """).execute(
+                arguments: [stream, pdu.eventID.rawValue, pdu.roomID.rawValue, pdu.type, pdu.stateKey, pdu.sender.rawValue,
+                            pdu.depth, pdu.originServerTS, json, event.outlier ? nil : event.stateGroupBefore,
+                            event.outlier ? nil : after, event.rejectionReason, event.softFailed,
+                            event.transaction?.transactionID, event.transaction?.deviceID, event.outlier])
+        }
+        if !event.outlier { try Self.indexRelation(db, pdu, stream: stream) }
+        for prev in pdu.prevEvents {
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO event_edges (event_id, prev_event_id) VALUES (?, ?)").execute(
+                           arguments: [pdu.eventID.rawValue, prev.rawValue])
+        }
+        for auth in pdu.authEvents {
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO event_auth_edges (event_id, auth_event_id) VALUES (?, ?)").execute(
+                           arguments: [pdu.eventID.rawValue, auth.rawValue])
+        }
+        if let txn = event.transaction {
+            try db.cachedStatement(sql: "INSERT INTO client_transactions (user_id, device_id, txn_id, event_id) VALUES (?, ?, ?, ?)").execute(
+                           arguments: [txn.userID.rawValue, txn.deviceID, txn.transactionID, pdu.eventID.rawValue])
+        }
+        if let extremities = event.newForwardExtremities {
+            let newCurrent = event.currentStateGroup ?? after
+            let oldCurrent = try StateGroupID?.fetchOne(
+                db.cachedStatement(sql: "SELECT current_state_group FROM rooms WHERE room_id = ?"), arguments: [pdu.roomID.rawValue]) ?? nil
+            try db.cachedStatement(sql: "UPDATE rooms SET forward_extremities = ?, current_state_group = ? WHERE room_id = ?").execute(
+                           arguments: [Self.encodeIDs(extremities), newCurrent, pdu.roomID.rawValue])
+            if newCurrent == after, oldCurrent == event.stateGroupBefore {
+                // The usual case: the state moved by this event alone.
+                if pdu.type == "m.room.member", let target = pdu.stateKey, event.rejectionReason == nil, !event.softFailed,
+                   let membership = pdu.content["membership"]?.stringValue {
+                    try Self.upsertMembership(db, room: pdu.roomID, user: target, membership: membership,
+                                              eventID: pdu.eventID, stream: stream)
+                }
+            } else {
+                try Self.updateMemberships(db, room: pdu.roomID, from: oldCurrent, to: newCurrent, stream: stream)
+            }
+        }
+        if event.recordsMembershipOutsideRoom, pdu.type == "m.room.member", let target = pdu.stateKey,
+           let membership = pdu.content["membership"]?.stringValue {
+            try Self.upsertMembership(db, room: pdu.roomID, user: target, membership: membership,
+                                      eventID: pdu.eventID, stream: stream)
+        }
+        return PersistedEvent(stream: stream, stateGroupAfter: event.outlier ? nil : after)
+    }
+
     static func upsertMembership(_ db: Database, room: RoomID, user: String, membership: String, eventID: EventID,
                                          stream: StreamPosition) throws {
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO memberships (room_id, user_id, membership, event_id, stream, forgotten) VALUES (?, ?, ?, ?, ?, 0)
                 ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership,
                   event_id = excluded.event_id, stream = excluded.stream, forgotten = 0
-                """,
+                """).execute(
             arguments: [room.rawValue, user, membership, eventID.rawValue, stream])
     }
 
@@ -244,7 +262,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     func event(_ eventID: EventID) async throws -> StoredEvent? {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id) WHERE e.event_id = ?",
+                try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id) WHERE e.event_id = ?"),
                                  arguments: [eventID.rawValue]).map(Self.storedEvent(from:))
             }
         }
@@ -259,9 +277,10 @@ final class SQLiteRoomStore: RoomStore, Sendable {
                 for start in stride(from: 0, to: eventIDs.count, by: 500) {
                     let chunk = eventIDs[start..<min(start + 500, eventIDs.count)]
                     let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                    let rows = try Row.fetchAll(
-                        db, sql: "SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id) WHERE e.event_id IN (\(marks))",
-                        arguments: StatementArguments(chunk.map(\.rawValue)))
+                    let sql = "SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id) WHERE e.event_id IN (\(marks))"
+                    // The small lists (an event's auth or prev events) recur: their statements are kept.
+                    let statement = chunk.count <= 8 ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
+                    let rows = try Row.fetchAll(statement, arguments: StatementArguments(chunk.map(\.rawValue)))
                     for row in rows {
                         let event = try Self.storedEvent(from: row)
                         result[event.pdu.eventID] = event

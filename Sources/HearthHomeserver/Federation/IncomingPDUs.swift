@@ -71,8 +71,8 @@ extension RoomFederation {
             else {
                 throw DroppedPDU("missing or invalid room_id")
             }
-            guard let room = try await store.room(roomID) else { throw DroppedPDU("unknown room \(roomID)") }
-            let decoded = try decode(json, version: room.version)
+            guard try await rooms.exists(roomID) else { throw DroppedPDU("unknown room \(roomID)") }
+            let decoded = try decode(json, version: try await rooms.version(of: roomID))
             eventID = decoded.eventID
             guard decoded.roomID == roomID else { throw DroppedPDU("room ID changed in decoding") }
             guard try await isAllowedByACL(origin, in: roomID) else {
@@ -170,8 +170,7 @@ extension RoomFederation {
     /// The rejection reason of an event against its own auth events (only accepted auth events
     /// count), or nil if it passes.
     func authEventsRejection(of pdu: PDU) async throws -> String? {
-        let stored = try await store.events(pdu.authEvents)
-        let accepted = stored.values.filter { $0.rejectionReason == nil }.map(\.pdu)
+        let accepted = Array(try await rooms.acceptedPDUs(Set(pdu.authEvents)).values)
         let create = try await acceptedCreateEvent(for: pdu)
         do {
             try EventAuthorization.authorize(pdu, authEvents: accepted, roomCreate: create)
@@ -184,28 +183,48 @@ extension RoomFederation {
     /// In room version 12 the room ID names the create event, which is never an auth event.
     func acceptedCreateEvent(for pdu: PDU) async throws -> PDU? {
         guard !pdu.roomVersion.auth.createEventIsAuthEvent, pdu.type != "m.room.create",
-              let id = EventID("$" + pdu.roomID.rawValue.dropFirst()),
-              let stored = try await store.event(id), stored.rejectionReason == nil
+              let id = EventID("$" + pdu.roomID.rawValue.dropFirst())
         else { return nil }
-        return stored.pdu
+        return try await rooms.acceptedPDUs([id])[id]
     }
 
-    /// Stores an event for its own sake (checks 1–4 done by the caller up to 3): auth chains,
-    /// state fetched from another server. Its auth events must already be stored.
+    /// Stores many events for their own sake at once (an auth chain and state from another
+    /// server), checks 1–3 done by the caller: each is checked against its auth events (those
+    /// earlier in the batch, or stored) and all are written in one transaction. Returns the IDs
+    /// of the events accepted, including those stored before.
     @discardableResult
-    func storeOutlier(_ pdu: PDU) async throws -> Bool {
-        if let existing = try await store.event(pdu.eventID) { return existing.rejectionReason == nil }
-        let rejection = try await authEventsRejection(of: pdu)
-        if let rejection {
-            logger.info("rejected an outlier", metadata: ["event_id": "\(pdu.eventID)", "reason": "\(rejection)"])
+    func storeOutliers(_ pdus: [PDU]) async throws -> Set<EventID> {
+        guard let first = pdus.first else { return [] }
+        let ordered = Self.authOrder(pdus)
+        let inBatch = Set(ordered.map(\.eventID))
+        let known = try await store.events(Array(inBatch))
+        // In room version 12 the room ID names the create event, which no event lists.
+        let createID = first.roomVersion.auth.createEventIsAuthEvent ? nil : EventID("$" + first.roomID.rawValue.dropFirst())
+        var outside = Set(ordered.flatMap(\.authEvents)).subtracting(inBatch)
+        if let createID, !inBatch.contains(createID) { outside.insert(createID) }
+        var accepted = try await store.events(Array(outside)).filter { $0.value.rejectionReason == nil }.mapValues(\.pdu)
+        var toPersist: [EventToPersist] = []
+        for pdu in ordered {
+            if let stored = known[pdu.eventID] {
+                if stored.rejectionReason == nil { accepted[pdu.eventID] = stored.pdu }
+                continue
+            }
+            var seen = Set<EventID>()
+            let authEvents = pdu.authEvents.filter { seen.insert($0).inserted }.compactMap { accepted[$0] }
+            let create = pdu.type == "m.room.create" ? nil : createID.flatMap { accepted[$0] }
+            var rejection: String?
+            do {
+                try EventAuthorization.authorize(pdu, authEvents: authEvents, roomCreate: create)
+                accepted[pdu.eventID] = pdu
+            } catch {
+                rejection = error.description
+                logger.info("rejected an outlier", metadata: ["event_id": "\(pdu.eventID)", "reason": "\(error.description)"])
+            }
+            toPersist.append(.outlier(pdu, rejectionReason: rejection))
         }
-        do {
-            _ = try await store.persist(.outlier(pdu, rejectionReason: rejection))
-        } catch StorageError.conflict {
-            // Stored meanwhile by a concurrent fetch: the same event, the same checks.
-        }
-        rooms.eventCache.put(pdu)
-        return rejection == nil
+        try await store.persistOutliers(toPersist)
+        for event in toPersist { rooms.eventCache.put(event.pdu, accepted: event.rejectionReason == nil) }
+        return inBatch.filter { accepted[$0] != nil }
     }
 
     // MARK: Checks 5–6 and persisting
@@ -270,7 +289,7 @@ extension RoomFederation {
             } catch StorageError.conflict {
                 return .alreadyKnown
             }
-            rooms.eventCache.put(pdu)
+            rooms.eventCache.put(pdu, accepted: rejection == nil)
             if let extremities {
                 head.record.forwardExtremities = extremities
                 head.record.currentStateGroup = currentGroup ?? persisted.stateGroupAfter
@@ -316,7 +335,7 @@ extension RoomFederation {
     func acceptedStateEvents(_ state: [StateKey: EventID], keys: [StateKey]) async throws -> [StateKey: PDU] {
         var ids: [StateKey: EventID] = [:]
         for key in keys { if let id = state[key] { ids[key] = id } }
-        let stored = try await store.events(Array(ids.values))
-        return ids.compactMapValues { id in stored[id].flatMap { $0.rejectionReason == nil ? $0.pdu : nil } }
+        let accepted = try await rooms.acceptedPDUs(Set(ids.values))
+        return ids.compactMapValues { accepted[$0] }
     }
 }

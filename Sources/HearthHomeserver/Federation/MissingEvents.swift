@@ -10,7 +10,7 @@ extension RoomFederation {
     /// Fetches and stores (as outliers) the auth events of `pdu` this server lacks: the event's
     /// auth chain from /event_auth, or the missing events one by one with /event.
     func fetchMissingAuthEvents(of pdu: PDU, from origin: ServerName) async throws {
-        let known = try await store.events(pdu.authEvents)
+        let known = try await rooms.pdus(pdu.authEvents)
         let missing = pdu.authEvents.filter { known[$0] == nil }
         if missing.isEmpty, try await acceptedCreateEvent(for: pdu) != nil || pdu.roomVersion.auth.createEventIsAuthEvent { return }
         var fetched: [JSONObject] = []
@@ -25,7 +25,8 @@ extension RoomFederation {
 
     /// Checks (format, signatures, hash) and stores fetched events as outliers, auth events
     /// first, fetching with /event whatever auth events are still missing, and then the events
-    /// in `ensuring` that are still unknown. Returns the events it stored or already had.
+    /// in `ensuring` that are still unknown. Returns those of the events it stored or already
+    /// had that are accepted (not rejected).
     @discardableResult
     func storeFetchedEvents(_ jsons: [JSONObject], ensuring wanted: [EventID], room: RoomID, version: RoomVersion,
                             from origin: ServerName) async throws -> [EventID: PDU] {
@@ -55,10 +56,8 @@ extension RoomFederation {
                 pending[id] = pdu
             }
         }
-        for pdu in Self.authOrder(Array(pending.values)) {
-            try await storeOutlier(pdu)
-        }
-        return pending
+        let accepted = try await storeOutliers(Array(pending.values))
+        return pending.filter { accepted.contains($0.key) }
     }
 
     /// Events ordered so that every event comes after those of its auth events in the list

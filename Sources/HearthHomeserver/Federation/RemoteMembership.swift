@@ -149,10 +149,9 @@ extension RoomFederation {
         }
         let fetched = try await storeFetchedEvents(chainJSON + stateJSON, ensuring: [], room: roomID, version: version, from: server)
         var state: [StateKey: EventID] = [:]
-        let stored = try await store.events(Array(fetched.keys))
         for json in stateJSON {
-            guard let pdu = try? PDU(json: json, version: version), let event = stored[pdu.eventID],
-                  event.rejectionReason == nil, let key = event.pdu.stateTuple
+            guard let pdu = try? PDU(json: json, version: version), let accepted = fetched[pdu.eventID],
+                  let key = accepted.stateTuple
             else { continue }
             state[key] = pdu.eventID
         }

@@ -79,7 +79,29 @@ public final class Rooms: Sendable {
         if !missing.isEmpty {
             for (id, stored) in try await store.events(missing) {
                 found[id] = stored.pdu
-                eventCache.put(stored.pdu)
+                eventCache.put(stored.pdu, accepted: stored.rejectionReason == nil)
+            }
+        }
+        return found
+    }
+
+    /// Loads the accepted events among `ids` (a rejected or unknown one is left out), from the
+    /// cache when possible: what authorization reads on every event a room receives.
+    public func acceptedPDUs(_ ids: some Collection<EventID>) async throws -> [EventID: PDU] {
+        var found: [EventID: PDU] = [:]
+        var missing: [EventID] = []
+        for id in ids {
+            if let known = eventCache.withAcceptance(id) {
+                if known.accepted { found[id] = known.pdu }
+            } else {
+                missing.append(id)
+            }
+        }
+        if !missing.isEmpty {
+            for (id, stored) in try await store.events(missing) {
+                let accepted = stored.rejectionReason == nil
+                eventCache.put(stored.pdu, accepted: accepted)
+                if accepted { found[id] = stored.pdu }
             }
         }
         return found
@@ -234,17 +256,33 @@ public final class Rooms: Sendable {
     }
 }
 
-/// A bounded cache of decoded events.
+/// A bounded cache of decoded events, with whether each was accepted (passed authorization)
+/// or rejected when the caller knew it.
 final class EventCache: Sendable {
-    private let events = Mutex<[EventID: PDU]>([:])
+    private struct Entry {
+        var pdu: PDU
+        /// nil: not known here (the caller had the event only).
+        var accepted: Bool?
+    }
+    private let events = Mutex<[EventID: Entry]>([:])
     private static let limit = 50_000
 
-    func get(_ id: EventID) -> PDU? { events.withLock { $0[id] } }
+    func get(_ id: EventID) -> PDU? { events.withLock { $0[id]?.pdu } }
 
-    func put(_ pdu: PDU) {
+    /// The event and whether it was accepted, if both are known here.
+    func withAcceptance(_ id: EventID) -> (pdu: PDU, accepted: Bool)? {
+        events.withLock { events in
+            guard let entry = events[id], let accepted = entry.accepted else { return nil }
+            return (entry.pdu, accepted)
+        }
+    }
+
+    /// Caches `pdu`; `accepted` nil keeps what was known of the event's acceptance (a redacted
+    /// copy replacing the original).
+    func put(_ pdu: PDU, accepted: Bool? = nil) {
         events.withLock { events in
             if events.count >= Self.limit { events.removeAll(keepingCapacity: true) }
-            events[pdu.eventID] = pdu
+            events[pdu.eventID] = Entry(pdu: pdu, accepted: accepted ?? events[pdu.eventID]?.accepted)
         }
     }
 }
