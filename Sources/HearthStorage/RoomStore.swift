@@ -196,6 +196,10 @@ public protocol RoomStore: Sendable {
     func applyRedaction(of eventID: EventID, redactedJSON: JSONObject, by redaction: EventID) async throws
 
     func event(_ eventID: EventID) async throws -> StoredEvent?
+    /// Of `eventIDs`, those stored in the room's timeline (not outliers), each with its state
+    /// snapshot after it: what an arriving event's prev events are checked for, without
+    /// loading the events themselves.
+    func timelineStateGroups(_ eventIDs: [EventID]) async throws -> [EventID: StateGroupID?]
     func events(_ eventIDs: [EventID]) async throws -> [EventID: StoredEvent]
     func eventForTransaction(_ transaction: ClientTransaction) async throws -> EventID?
 

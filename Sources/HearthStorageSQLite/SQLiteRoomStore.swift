@@ -368,6 +368,25 @@ final class SQLiteRoomStore: RoomStore, Sendable {
         }
     }
 
+    func timelineStateGroups(_ eventIDs: [EventID]) async throws -> [EventID: StateGroupID?] {
+        if eventIDs.isEmpty { return [:] }
+        return try await storageCall {
+            try await pool.read { db in
+                var result: [EventID: StateGroupID?] = [:]
+                for start in stride(from: 0, to: eventIDs.count, by: 500) {
+                    let chunk = eventIDs[start..<min(start + 500, eventIDs.count)]
+                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                    let sql = "SELECT event_id, state_group_after FROM events WHERE outlier = 0 AND event_id IN (\(marks))"
+                    let statement = chunk.count <= 8 ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
+                    for row in try Row.fetchAll(statement, arguments: StatementArguments(chunk.map(\.rawValue))) {
+                        if let id = EventID(row["event_id"] as String) { result[id] = row["state_group_after"] as StateGroupID? }
+                    }
+                }
+                return result
+            }
+        }
+    }
+
     func stateGroupAfter(_ eventID: EventID) async throws -> StateGroupID? {
         try await storageCall {
             try await pool.read { db in

@@ -87,8 +87,12 @@ extension RoomFederation {
             let pdu = try await verified(decoded)
             if let existing = try await store.event(pdu.eventID), !existing.outlier { return (pdu.eventID, .alreadyKnown) }
             try await fetchMissingAuthEvents(of: pdu, from: origin)
-            if case .live(true) = mode { await fillGap(before: pdu, from: origin) }
-            let fetchedStates = try await statesAtUnknownPrevEvents(of: pdu, from: origin)
+            // The usual case, an event that follows ones this server has: no gap to fill.
+            var fetchedStates: [EventID: [StateKey: EventID]] = [:]
+            if try await store.timelineStateGroups(pdu.prevEvents).count < Set(pdu.prevEvents).count {
+                if case .live(true) = mode { await fillGap(before: pdu, from: origin) }
+                fetchedStates = try await statesAtUnknownPrevEvents(of: pdu, from: origin)
+            }
             let outcome: PDUOutcome
             if case .backfill = mode {
                 outcome = try await persistReceived(pdu, fetchedStates: fetchedStates, backfilled: true)

@@ -31,9 +31,24 @@ extension RoomFederation {
     func storeFetchedEvents(_ jsons: [JSONObject], ensuring wanted: [EventID], room: RoomID, version: RoomVersion,
                             from origin: ServerName) async throws -> [EventID: PDU] {
         var pending: [EventID: PDU] = [:]
-        for json in jsons {
-            guard let pdu = try? await checkedPDU(json, version: version), pdu.roomID == room else { continue }
-            pending[pdu.eventID] = pdu
+        // Checking signatures is most of the work for a big room's state: it is spread over
+        // the cores, a slice of the events each.
+        let slices = jsons.count >= 256 ? 4 : 1
+        let sliceSize = (jsons.count + slices - 1) / max(slices, 1)
+        await withTaskGroup(of: [PDU].self) { group in
+            for start in stride(from: 0, to: jsons.count, by: max(sliceSize, 1)) {
+                let slice = jsons[start..<min(start + sliceSize, jsons.count)]
+                group.addTask {
+                    var checked: [PDU] = []
+                    for json in slice {
+                        if let pdu = try? await self.checkedPDU(json, version: version), pdu.roomID == room { checked.append(pdu) }
+                    }
+                    return checked
+                }
+            }
+            for await checked in group {
+                for pdu in checked { pending[pdu.eventID] = pdu }
+            }
         }
         var wanted = wanted
         // In room version 12 no event cites the create event: the room ID names it.
@@ -64,32 +79,35 @@ extension RoomFederation {
     /// (Kahn's algorithm; ties by depth, then event ID).
     static func authOrder(_ events: [PDU]) -> [PDU] {
         let byID = Dictionary(events.map { ($0.eventID, $0) }, uniquingKeysWith: { a, _ in a })
-        var remaining: [EventID: Int] = [:]
-        var dependents: [EventID: [EventID]] = [:]
-        for event in byID.values {
-            let inSet = Set(event.authEvents.filter { byID[$0] != nil })
-            remaining[event.eventID] = inSet.count
-            for auth in inSet { dependents[auth, default: []].append(event.eventID) }
+        // Ties are broken by depth, then event ID: each event's rank in that order.
+        let ranked = byID.values.sorted { $0.depth != $1.depth ? $0.depth < $1.depth : $0.eventID < $1.eventID }
+        var rank: [EventID: Int] = [:]
+        for (index, event) in ranked.enumerated() { rank[event.eventID] = index }
+        var remaining = [Int](repeating: 0, count: ranked.count)
+        var dependents = [[Int]](repeating: [], count: ranked.count)
+        for (index, event) in ranked.enumerated() {
+            let inSet = Set(event.authEvents.compactMap { rank[$0] })
+            remaining[index] = inSet.count
+            for auth in inSet { dependents[auth].append(index) }
         }
-        func earlier(_ a: EventID, _ b: EventID) -> Bool {
-            let x = byID[a]!, y = byID[b]!
-            return x.depth != y.depth ? x.depth < y.depth : a < b
-        }
-        var ready = remaining.filter { $0.value == 0 }.map(\.key).sorted(by: earlier)
+        // The ready events' ranks, highest first, so the next one is taken from the end.
+        var ready = remaining.indices.filter { remaining[$0] == 0 }.reversed() as [Int]
         var ordered: [PDU] = []
-        while !ready.isEmpty {
-            let id = ready.removeFirst()
-            ordered.append(byID[id]!)
-            var released: [EventID] = []
-            for dependent in dependents[id] ?? [] {
-                remaining[dependent]! -= 1
-                if remaining[dependent] == 0 { released.append(dependent) }
+        ordered.reserveCapacity(ranked.count)
+        while let next = ready.popLast() {
+            ordered.append(ranked[next])
+            for dependent in dependents[next] {
+                remaining[dependent] -= 1
+                guard remaining[dependent] == 0 else { continue }
+                // Binary search for its place in the descending list.
+                var low = 0, high = ready.count
+                while low < high {
+                    let middle = (low + high) / 2
+                    if ready[middle] > dependent { low = middle + 1 } else { high = middle }
+                }
+                ready.insert(dependent, at: low)
             }
-            if !released.isEmpty { ready = (ready + released).sorted(by: earlier) }
         }
-        // A cycle cannot occur with hashed IDs; with chosen ones (v1, v2) the rest follows by depth.
-        let placed = Set(ordered.map(\.eventID))
-        ordered += byID.values.filter { !placed.contains($0.eventID) }.sorted { earlier($0.eventID, $1.eventID) }
         return ordered
     }
 
@@ -97,8 +115,8 @@ extension RoomFederation {
     /// (/get_missing_events) and processes them oldest first, without filling further gaps.
     func fillGap(before pdu: PDU, from origin: ServerName) async {
         do {
-            let known = try await store.events(pdu.prevEvents)
-            guard pdu.prevEvents.contains(where: { known[$0] == nil || known[$0]!.outlier }) else { return }
+            let inTimeline = try await store.timelineStateGroups(pdu.prevEvents)
+            guard pdu.prevEvents.contains(where: { inTimeline[$0] == nil }) else { return }
             let head = try await rooms.head(pdu.roomID)
             let tips = try await store.events(head.record.forwardExtremities)
             let minDepth = tips.values.map(\.pdu.depth).min() ?? 0
@@ -119,9 +137,9 @@ extension RoomFederation {
     /// `origin` reports it (/state_ids, then the events it lacks), its events checked and stored
     /// as outliers. The event itself stays unknown (a gap that backfill can fill).
     func statesAtUnknownPrevEvents(of pdu: PDU, from origin: ServerName) async throws -> [EventID: [StateKey: EventID]] {
-        let known = try await store.events(pdu.prevEvents)
+        let inTimeline = try await store.timelineStateGroups(pdu.prevEvents)
         var states: [EventID: [StateKey: EventID]] = [:]
-        for prev in pdu.prevEvents where known[prev] == nil || known[prev]!.outlier {
+        for prev in pdu.prevEvents where inTimeline[prev] == nil {
             states[prev] = try await stateAfterRemoteEvent(prev, room: pdu.roomID, version: pdu.roomVersion, from: origin)
         }
         return states

@@ -12,10 +12,10 @@ extension RoomFederation {
         if pdu.prevEvents.isEmpty { return (nil, [:]) }
         var groups: [StateGroupID] = []
         var fetched: [[StateKey: EventID]] = []
-        let stored = try await store.events(pdu.prevEvents)
+        let inTimeline = try await store.timelineStateGroups(pdu.prevEvents)
         for prev in pdu.prevEvents {
-            if let event = stored[prev], !event.outlier {
-                if let group = try await store.stateGroupAfter(prev), !groups.contains(group) { groups.append(group) }
+            if let groupAfter = inTimeline[prev] {
+                if let group = groupAfter, !groups.contains(group) { groups.append(group) }
             } else if let state = fetchedStates[prev] {
                 fetched.append(state)
             } else {
