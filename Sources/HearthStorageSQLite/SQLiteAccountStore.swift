@@ -22,11 +22,9 @@ struct SQLiteAccountStore: AccountStore {
     }
 
     func account(_ userID: UserID) async throws -> Account? {
-        try await storageCall {
-            try await pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT * FROM accounts WHERE user_id = ?", arguments: [userID.rawValue])
-                    .map(Self.account(from:))
-            }
+        try quickRead(pool) { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM accounts WHERE user_id = ?"), arguments: [userID.rawValue])
+                .map(Self.account(from:))
         }
     }
 
@@ -130,11 +128,9 @@ struct SQLiteAccountStore: AccountStore {
     }
 
     func device(_ userID: UserID, _ deviceID: String) async throws -> Device? {
-        try await storageCall {
-            try await pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE user_id = ? AND device_id = ?",
-                                 arguments: [userID.rawValue, deviceID]).map(Self.device(from:))
-            }
+        try quickRead(pool) { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM devices WHERE user_id = ? AND device_id = ?"),
+                             arguments: [userID.rawValue, deviceID]).map(Self.device(from:))
         }
     }
 
@@ -177,12 +173,10 @@ struct SQLiteAccountStore: AccountStore {
     }
 
     func session(accessTokenDigest: [UInt8]) async throws -> Session? {
-        try await storageCall {
-            try await pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT user_id, device_id, expires_at FROM sessions WHERE access_token_digest = ?",
-                                 arguments: [Data(accessTokenDigest)]).map {
-                    Session(userID: UserID($0["user_id"] as String)!, deviceID: $0["device_id"], expiresAt: $0["expires_at"])
-                }
+        try quickRead(pool) { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT user_id, device_id, expires_at FROM sessions WHERE access_token_digest = ?"),
+                             arguments: [Data(accessTokenDigest)]).map {
+                Session(userID: UserID($0["user_id"] as String)!, deviceID: $0["device_id"], expiresAt: $0["expires_at"])
             }
         }
     }

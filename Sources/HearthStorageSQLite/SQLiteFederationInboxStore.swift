@@ -6,12 +6,10 @@ struct SQLiteFederationInboxStore: FederationInboxStore {
     let pool: DatabasePool
 
     func transactionResponse(origin: ServerName, transactionID: String) async throws -> JSONObject? {
-        try await storageCall {
-            try await pool.read { db in
-                try String.fetchOne(db, sql: "SELECT response FROM federation_inbound_transactions WHERE origin = ? AND txn_id = ?",
-                                    arguments: [origin.rawValue, transactionID])
-                    .flatMap { try JSONValue.parse($0).objectValue }
-            }
+        try quickRead(pool) { db in
+            try String.fetchOne(db.cachedStatement(sql: "SELECT response FROM federation_inbound_transactions WHERE origin = ? AND txn_id = ?"),
+                                arguments: [origin.rawValue, transactionID])
+                .flatMap { try JSONValue.parse($0).objectValue }
         }
     }
 

@@ -29,16 +29,14 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     }
 
     func room(_ roomID: RoomID) async throws -> RoomRecord? {
-        try await storageCall {
-            try await pool.read { db in
-                guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM rooms WHERE room_id = ?"), arguments: [roomID.rawValue]),
-                      let version = RoomVersion(row["version"] as String)
-                else { return nil }
-                return RoomRecord(roomID: roomID, version: version, creator: UserID(row["creator"] as String)!,
-                                  createdAt: row["created_at"], isPublic: row["is_public"],
-                                  currentStateGroup: row["current_state_group"],
-                                  forwardExtremities: Self.decodeIDs(row["forward_extremities"]))
-            }
+        try quickRead(pool) { db in
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM rooms WHERE room_id = ?"), arguments: [roomID.rawValue]),
+                  let version = RoomVersion(row["version"] as String)
+            else { return nil }
+            return RoomRecord(roomID: roomID, version: version, creator: UserID(row["creator"] as String)!,
+                              createdAt: row["created_at"], isPublic: row["is_public"],
+                              currentStateGroup: row["current_state_group"],
+                              forwardExtremities: Self.decodeIDs(row["forward_extremities"]))
         }
     }
 
@@ -260,35 +258,32 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     }
 
     func event(_ eventID: EventID) async throws -> StoredEvent? {
-        try await storageCall {
-            try await pool.read { db in
-                try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id) WHERE e.event_id = ?"),
-                                 arguments: [eventID.rawValue]).map(Self.storedEvent(from:))
-            }
+        try quickRead(pool) { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id) WHERE e.event_id = ?"),
+                             arguments: [eventID.rawValue]).map(Self.storedEvent(from:))
         }
     }
 
     func events(_ eventIDs: [EventID]) async throws -> [EventID: StoredEvent] {
         if eventIDs.isEmpty { return [:] }
-        return try await storageCall {
-            try await pool.read { db in
-                var result: [EventID: StoredEvent] = [:]
-                // Chunked to stay under SQLite's bound-parameter limit.
-                for start in stride(from: 0, to: eventIDs.count, by: 500) {
-                    let chunk = eventIDs[start..<min(start + 500, eventIDs.count)]
-                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                    let sql = "SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id) WHERE e.event_id IN (\(marks))"
-                    // The small lists (an event's auth or prev events) recur: their statements are kept.
-                    let statement = chunk.count <= 8 ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
-                    let rows = try Row.fetchAll(statement, arguments: StatementArguments(chunk.map(\.rawValue)))
-                    for row in rows {
-                        let event = try Self.storedEvent(from: row)
-                        result[event.pdu.eventID] = event
-                    }
-                }
-                return result
+        return try await storageCall { try await pool.read { db in try Self.loadEvents(db, eventIDs) } }
+    }
+
+    private static func loadEvents(_ db: Database, _ eventIDs: [EventID]) throws -> [EventID: StoredEvent] {
+        var result: [EventID: StoredEvent] = [:]
+        // Chunked to stay under SQLite's bound-parameter limit.
+        for start in stride(from: 0, to: eventIDs.count, by: 500) {
+            let chunk = eventIDs[start..<min(start + 500, eventIDs.count)]
+            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+            let sql = "SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id) WHERE e.event_id IN (\(marks))"
+            // The small lists (an event's auth or prev events) recur: their statements are kept.
+            let statement = chunk.count <= 8 ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
+            for row in try Row.fetchAll(statement, arguments: StatementArguments(chunk.map(\.rawValue))) {
+                let event = try storedEvent(from: row)
+                result[event.pdu.eventID] = event
             }
         }
+        return result
     }
 
     func eventForTransaction(_ transaction: ClientTransaction) async throws -> EventID? {
@@ -370,20 +365,18 @@ final class SQLiteRoomStore: RoomStore, Sendable {
 
     func timelineStateGroups(_ eventIDs: [EventID]) async throws -> [EventID: StateGroupID?] {
         if eventIDs.isEmpty { return [:] }
-        return try await storageCall {
-            try await pool.read { db in
-                var result: [EventID: StateGroupID?] = [:]
-                for start in stride(from: 0, to: eventIDs.count, by: 500) {
-                    let chunk = eventIDs[start..<min(start + 500, eventIDs.count)]
-                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                    let sql = "SELECT event_id, state_group_after FROM events WHERE outlier = 0 AND event_id IN (\(marks))"
-                    let statement = chunk.count <= 8 ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
-                    for row in try Row.fetchAll(statement, arguments: StatementArguments(chunk.map(\.rawValue))) {
-                        if let id = EventID(row["event_id"] as String) { result[id] = row["state_group_after"] as StateGroupID? }
-                    }
+        return try quickRead(pool) { db in
+            var result: [EventID: StateGroupID?] = [:]
+            for start in stride(from: 0, to: eventIDs.count, by: 500) {
+                let chunk = eventIDs[start..<min(start + 500, eventIDs.count)]
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                let sql = "SELECT event_id, state_group_after FROM events WHERE outlier = 0 AND event_id IN (\(marks))"
+                let statement = chunk.count <= 8 ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
+                for row in try Row.fetchAll(statement, arguments: StatementArguments(chunk.map(\.rawValue))) {
+                    if let id = EventID(row["event_id"] as String) { result[id] = row["state_group_after"] as StateGroupID? }
                 }
-                return result
             }
+            return result
         }
     }
 

@@ -68,6 +68,20 @@ func storageCall<T>(_ body: () async throws -> T) async throws -> T {
     }
 }
 
+/// A short read by primary key, run on the calling thread. GRDB's async `read` moves to a reader
+/// queue and back: two thread switches, which cost more than the read itself for the lookups
+/// made on every incoming event. Reads in WAL mode never wait for the writer, so the caller
+/// blocks only for the read.
+func quickRead<T>(_ pool: DatabasePool, _ body: (Database) throws -> T) throws -> T {
+    do {
+        return try pool.read(body)
+    } catch let error as StorageError {
+        throw error
+    } catch {
+        throw StorageError.backend("\(error)")
+    }
+}
+
 /// Takes the next position in the server-wide stream. Must run inside a write transaction, so
 /// positions commit in the order they are taken.
 func nextStreamPosition(_ db: Database) throws -> Int64 {
