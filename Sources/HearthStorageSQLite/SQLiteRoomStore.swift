@@ -271,19 +271,24 @@ final class SQLiteRoomStore: RoomStore, Sendable {
 
     private static func loadEvents(_ db: Database, _ eventIDs: [EventID]) throws -> [EventID: StoredEvent] {
         var result: [EventID: StoredEvent] = [:]
-        // Chunked to stay under SQLite's bound-parameter limit.
-        for start in stride(from: 0, to: eventIDs.count, by: 500) {
-            let chunk = eventIDs[start..<min(start + 500, eventIDs.count)]
-            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-            let sql = "SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id) WHERE e.event_id IN (\(marks))"
-            // The small lists (an event's auth or prev events) recur: their statements are kept.
-            let statement = chunk.count <= 8 ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
-            for row in try Row.fetchAll(statement, arguments: StatementArguments(chunk.map(\.rawValue))) {
-                let event = try storedEvent(from: row)
-                result[event.pdu.eventID] = event
-            }
+        try forEachRow(db, "SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id) WHERE e.event_id IN", eventIDs) { row in
+            let event = try storedEvent(from: row)
+            result[event.pdu.eventID] = event
         }
         return result
+    }
+
+    /// Runs `sql` (ending in `IN`) for the rows of `eventIDs`, in chunks that stay under SQLite's
+    /// bound-parameter limit. The small lists (an event's auth or prev events) recur, so their
+    /// statements are kept.
+    private static func forEachRow(_ db: Database, _ sql: String, _ eventIDs: [EventID], _ body: (Row) throws -> Void) throws {
+        for start in stride(from: 0, to: eventIDs.count, by: 500) {
+            let chunk = eventIDs[start..<min(start + 500, eventIDs.count)]
+            let full = sql + " (" + Array(repeating: "?", count: chunk.count).joined(separator: ",") + ")"
+            let statement = chunk.count <= 8 ? try db.cachedStatement(sql: full) : try db.makeStatement(sql: full)
+            let rows = try Row.fetchCursor(statement, arguments: StatementArguments(chunk.map(\.rawValue)))
+            while let row = try rows.next() { try body(row) }
+        }
     }
 
     func eventForTransaction(_ transaction: ClientTransaction) async throws -> EventID? {
@@ -367,14 +372,8 @@ final class SQLiteRoomStore: RoomStore, Sendable {
         if eventIDs.isEmpty { return [:] }
         return try quickRead(pool) { db in
             var result: [EventID: StateGroupID?] = [:]
-            for start in stride(from: 0, to: eventIDs.count, by: 500) {
-                let chunk = eventIDs[start..<min(start + 500, eventIDs.count)]
-                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                let sql = "SELECT event_id, state_group_after FROM events WHERE outlier = 0 AND event_id IN (\(marks))"
-                let statement = chunk.count <= 8 ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
-                for row in try Row.fetchAll(statement, arguments: StatementArguments(chunk.map(\.rawValue))) {
-                    if let id = EventID(row["event_id"] as String) { result[id] = row["state_group_after"] as StateGroupID? }
-                }
+            try Self.forEachRow(db, "SELECT event_id, state_group_after FROM events WHERE outlier = 0 AND event_id IN", eventIDs) { row in
+                if let id = EventID(row["event_id"] as String) { result[id] = row["state_group_after"] as StateGroupID? }
             }
             return result
         }
