@@ -49,7 +49,7 @@ public final class Homeserver: Sendable {
         federation.endToEnd.withLock { $0 = keys }
         let relay = Rooms.relayUserID(on: settings.serverName)
         rooms.localEventObserver.withLock {
-            $0 = { [weak self] pdu in
+            $0 = LocalEventObserver { [weak self] pdu in
                 guard let self, pdu.type == "m.room.message" || pdu.stateKey == relay.rawValue else { return }
                 Task { await self.relayObserve(pdu) }
             }

@@ -5,6 +5,7 @@ import HearthStorage
 
 struct SQLiteAccountStore: AccountStore {
     let pool: DatabasePool
+    let quick: QuickReader
 
     func createAccount(_ account: Account) async throws {
         try await storageCall {
@@ -22,7 +23,7 @@ struct SQLiteAccountStore: AccountStore {
     }
 
     func account(_ userID: UserID) async throws -> Account? {
-        try quickRead(pool) { db in
+        try quick.read { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM accounts WHERE user_id = ?"), arguments: [userID.rawValue])
                 .map(Self.account(from:))
         }
@@ -128,7 +129,7 @@ struct SQLiteAccountStore: AccountStore {
     }
 
     func device(_ userID: UserID, _ deviceID: String) async throws -> Device? {
-        try quickRead(pool) { db in
+        try quick.read { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM devices WHERE user_id = ? AND device_id = ?"),
                              arguments: [userID.rawValue, deviceID]).map(Self.device(from:))
         }
@@ -173,7 +174,7 @@ struct SQLiteAccountStore: AccountStore {
     }
 
     func session(accessTokenDigest: [UInt8]) async throws -> Session? {
-        try quickRead(pool) { db in
+        try quick.read { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT user_id, device_id, expires_at FROM sessions WHERE access_token_digest = ?"),
                              arguments: [Data(accessTokenDigest)]).map {
                 Session(userID: UserID($0["user_id"] as String)!, deviceID: $0["device_id"], expiresAt: $0["expires_at"])

@@ -4,9 +4,10 @@ import HearthStorage
 
 struct SQLiteFederationInboxStore: FederationInboxStore {
     let pool: DatabasePool
+    let quick: QuickReader
 
     func transactionResponse(origin: ServerName, transactionID: String) async throws -> JSONObject? {
-        try quickRead(pool) { db in
+        try quick.read { db in
             try String.fetchOne(db.cachedStatement(sql: "SELECT response FROM federation_inbound_transactions WHERE origin = ? AND txn_id = ?"),
                                 arguments: [origin.rawValue, transactionID])
                 .flatMap { try JSONValue.parse($0).objectValue }

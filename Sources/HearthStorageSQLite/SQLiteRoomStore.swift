@@ -13,7 +13,12 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     /// that reading state never walks a long chain.
     static let maxChainLength: Int64 = 50
 
-    init(pool: DatabasePool) { self.pool = pool }
+    let quick: QuickReader
+
+    init(pool: DatabasePool, quick: QuickReader) {
+        self.pool = pool
+        self.quick = quick
+    }
 
     // MARK: Rooms
 
@@ -29,7 +34,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     }
 
     func room(_ roomID: RoomID) async throws -> RoomRecord? {
-        try quickRead(pool) { db in
+        try quick.read { db in
             guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM rooms WHERE room_id = ?"), arguments: [roomID.rawValue]),
                   let version = RoomVersion(row["version"] as String)
             else { return nil }
@@ -258,7 +263,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     }
 
     func event(_ eventID: EventID) async throws -> StoredEvent? {
-        try quickRead(pool) { db in
+        try quick.read { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id) WHERE e.event_id = ?"),
                              arguments: [eventID.rawValue]).map(Self.storedEvent(from:))
         }
@@ -370,7 +375,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
 
     func timelineStateGroups(_ eventIDs: [EventID]) async throws -> [EventID: StateGroupID?] {
         if eventIDs.isEmpty { return [:] }
-        return try quickRead(pool) { db in
+        return try quick.read { db in
             var result: [EventID: StateGroupID?] = [:]
             try Self.forEachRow(db, "SELECT event_id, state_group_after FROM events WHERE outlier = 0 AND event_id IN", eventIDs) { row in
                 if let id = EventID(row["event_id"] as String) { result[id] = row["state_group_after"] as StateGroupID? }

@@ -13,6 +13,7 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
     }
 
     let pool: DatabasePool
+    let quick: QuickReader
     public let accounts: any AccountStore
     public let rooms: any RoomStore
     public let userData: any UserDataStore
@@ -36,14 +37,15 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try SQLiteSchema.migrator.migrate(pool)
+            quick = try QuickReader(path: path)
         } catch {
             throw StorageError.backend("cannot open SQLite database at \(path): \(error)")
         }
-        accounts = SQLiteAccountStore(pool: pool)
-        rooms = SQLiteRoomStore(pool: pool)
+        accounts = SQLiteAccountStore(pool: pool, quick: quick)
+        rooms = SQLiteRoomStore(pool: pool, quick: quick)
         userData = SQLiteUserDataStore(pool: pool)
         media = SQLiteMediaStore(pool: pool)
-        federationInbox = SQLiteFederationInboxStore(pool: pool)
+        federationInbox = SQLiteFederationInboxStore(pool: pool, quick: quick)
         keys = SQLiteKeyStore(pool: pool)
         federation = SQLiteFederationStore(pool: pool)
         privacy = SQLitePrivacyStore(pool: pool)
@@ -68,17 +70,31 @@ func storageCall<T>(_ body: () async throws -> T) async throws -> T {
     }
 }
 
-/// A short read by primary key, run on the calling thread. GRDB's async `read` moves to a reader
-/// queue and back: two thread switches, which cost more than the read itself for the lookups
-/// made on every incoming event. Reads in WAL mode never wait for the writer, so the caller
-/// blocks only for the read.
-func quickRead<T>(_ pool: DatabasePool, _ body: (Database) throws -> T) throws -> T {
-    do {
-        return try pool.read(body)
-    } catch let error as StorageError {
-        throw error
-    } catch {
-        throw StorageError.backend("\(error)")
+/// The connection for short lookups: its own read-only connection to the database file, so that a
+/// short lookup made on every request and every incoming event runs on the calling thread.
+/// GRDB's async `read` moves to a reader queue and back, two thread switches that cost more than
+/// the lookup itself. The pool's readers cannot be borrowed synchronously instead: a caller
+/// blocked waiting for one holds a Swift concurrency thread that the async reads holding the
+/// readers need in order to finish (with few cores, a deadlock). This connection is used only
+/// synchronously and never across an `await`, so waiting for it is waiting for one short read.
+final class QuickReader: Sendable {
+    private let queue: DatabaseQueue
+
+    init(path: String) throws {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        queue = try DatabaseQueue(path: path, configuration: configuration)
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try queue.read(body)
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw StorageError.backend("\(error)")
+        }
     }
 }
 

@@ -23,7 +23,7 @@ public final class Rooms: Sendable {
     /// Content was redacted or erased since the database's freed space was last scrubbed.
     let scrubPending = Mutex(false)
     /// Sees every new local event after it is stored (the pseudonym relay listens here).
-    let localEventObserver = Mutex<(@Sendable (PDU) -> Void)?>(nil)
+    let localEventObserver = Mutex<LocalEventObserver?>(nil)
     /// Set once by `Homeserver`: remote joins, invites and leaves, and handing new events to
     /// the servers in the room.
     let federation = Mutex<RoomFederation?>(nil)
@@ -229,7 +229,7 @@ public final class Rooms: Sendable {
         let updated = head
         heads.withLock { $0[pdu.roomID] = updated }
         // Every stored local event, room creation's included (the observer does not block).
-        localEventObserver.withLock { $0 }?(pdu)
+        localEventObserver.withLock { $0 }?.observe(pdu)
         return persisted
     }
 
@@ -254,6 +254,16 @@ public final class Rooms: Sendable {
         eventCache.put(redacted)
         scrubPending.withLock { $0 = true }
     }
+}
+
+/// The closure `Rooms.localEventObserver` calls, boxed in a class. Read out of a `Mutex` as a
+/// bare closure, it came back wrapped in one more reabstraction thunk on every read (the inout
+/// access writes the converted closure back); after some ten thousand local messages, calling
+/// it overflowed the stack. A class reference is read as it is.
+final class LocalEventObserver: Sendable {
+    let observe: @Sendable (PDU) -> Void
+
+    init(_ observe: @escaping @Sendable (PDU) -> Void) { self.observe = observe }
 }
 
 /// A bounded cache of decoded events, with whether each was accepted (passed authorization)
