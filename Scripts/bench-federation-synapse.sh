@@ -71,7 +71,7 @@ Profiled with `perf` on this machine (the numbers move; the shape does not):
   write of all the events as outliers, a 5,000-entry state snapshot) in the time left after
   that. The remaining levers are small: not hashing each state event twice, and a faster parser.
 - **Inbound transactions.** Events of one room are handled one after another (each is
-  authorized against the state its predecessor left), about 1 ms of CPU per PDU on one core.
+  authorized against the state its predecessor left), 0.6–1 ms of CPU per PDU on one core.
   Ed25519 is about 5% of it. The largest part was thread switches between Swift's executor and
   GRDB's queues, cut by doing the short lookups on the calling thread. The remaining levers:
   - writing all of a transaction's events in one SQLite transaction instead of one each;
