@@ -129,22 +129,22 @@ final class SQLiteRoomStore: RoomStore, Sendable {
         if !event.outlier { try Self.indexRelation(db, pdu, stream: stream) }
         for prev in pdu.prevEvents {
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO event_edges (event_id, prev_event_id) VALUES (?, ?)").execute(
-                           arguments: [pdu.eventID.rawValue, prev.rawValue])
+                arguments: [pdu.eventID.rawValue, prev.rawValue])
         }
         for auth in pdu.authEvents {
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO event_auth_edges (event_id, auth_event_id) VALUES (?, ?)").execute(
-                           arguments: [pdu.eventID.rawValue, auth.rawValue])
+                arguments: [pdu.eventID.rawValue, auth.rawValue])
         }
         if let txn = event.transaction {
             try db.cachedStatement(sql: "INSERT INTO client_transactions (user_id, device_id, txn_id, event_id) VALUES (?, ?, ?, ?)").execute(
-                           arguments: [txn.userID.rawValue, txn.deviceID, txn.transactionID, pdu.eventID.rawValue])
+                arguments: [txn.userID.rawValue, txn.deviceID, txn.transactionID, pdu.eventID.rawValue])
         }
         if let extremities = event.newForwardExtremities {
             let newCurrent = event.currentStateGroup ?? after
             let oldCurrent = try StateGroupID?.fetchOne(
                 db.cachedStatement(sql: "SELECT current_state_group FROM rooms WHERE room_id = ?"), arguments: [pdu.roomID.rawValue]) ?? nil
             try db.cachedStatement(sql: "UPDATE rooms SET forward_extremities = ?, current_state_group = ? WHERE room_id = ?").execute(
-                           arguments: [Self.encodeIDs(extremities), newCurrent, pdu.roomID.rawValue])
+                arguments: [Self.encodeIDs(extremities), newCurrent, pdu.roomID.rawValue])
             if newCurrent == after, oldCurrent == event.stateGroupBefore {
                 // The usual case: the state moved by this event alone.
                 if pdu.type == "m.room.member", let target = pdu.stateKey, event.rejectionReason == nil, !event.softFailed,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hearth_server import HearthProcess, SynapseProcess, TestCA  # noqa: E402
-from test_e2ee_nio import config, decrypted, ok, prepare, send, sync_until  # noqa: E402
+from test_e2ee_nio import config, decrypted, encrypted_room, send, sync_until  # noqa: E402
 
 from nio import AsyncClient  # noqa: E402
 
@@ -30,18 +30,8 @@ async def exchange(a, b, stores: Path, what: str) -> tuple[str, str]:
     (stores / f"alice{tag}").mkdir()
     (stores / f"bob{tag}").mkdir()
     try:
-        ok(await alice.register(f"alice{tag}", "alice-password", "alice-phone"), "register alice")
-        ok(await bob.register(f"bob{tag}", "bob-password", "bob-laptop"), "register bob")
+        room_id = await encrypted_room(alice, bob, tag, "across")
         assert alice.user_id.endswith(a.server_name) and bob.user_id.endswith(b.server_name)
-        for client in (alice, bob):
-            await prepare(client)
-        created = ok(await alice.room_create(name="across", invite=[bob.user_id], initial_state=[
-            {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]), "room_create")
-        room_id = created.room_id
-        await sync_until(bob, lambda r: room_id in r.rooms.invite, "bob's invite arrives from the other server")
-        ok(await bob.join(room_id), "join over federation")
-        await sync_until(bob, lambda r: room_id in r.rooms.join, "bob joined")
-        await sync_until(alice, lambda r: bob.user_id in alice.rooms[room_id].users, "alice sees bob")
         secret_ab = f"across servers, only bob may read this {tag}"
         await send(alice, room_id, secret_ab)
         await sync_until(bob, decrypted(room_id, secret_ab), "bob decrypts alice's message")

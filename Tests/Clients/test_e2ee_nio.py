@@ -72,6 +72,23 @@ async def send(sender: AsyncClient, room_id: str, body: str):
     return ok(await sender.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": body}), "room_send").event_id
 
 
+async def encrypted_room(alice: AsyncClient, bob: AsyncClient, tag: str, name: str) -> str:
+    """Alice and Bob register (on their own servers or one), upload their keys, and share an
+    encrypted room Alice creates and Bob joins by invitation; the room's ID."""
+    ok(await alice.register(f"alice{tag}", "alice-password", "alice-phone"), "register alice")
+    ok(await bob.register(f"bob{tag}", "bob-password", "bob-laptop"), "register bob")
+    for client in (alice, bob):
+        await prepare(client)
+    created = ok(await alice.room_create(name=name, invite=[bob.user_id], initial_state=[
+        {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]), "room_create")
+    room_id = created.room_id
+    await sync_until(bob, lambda r: room_id in r.rooms.invite, "bob's invite arrives")
+    ok(await bob.join(room_id), "join")
+    await sync_until(bob, lambda r: room_id in r.rooms.join, "bob joined")
+    await sync_until(alice, lambda r: bob.user_id in alice.rooms[room_id].users, "alice sees bob")
+    return room_id
+
+
 async def main() -> None:
     stores = Path(tempfile.mkdtemp(prefix="hearth-e2ee-"))
     with HearthProcess() as server:
@@ -83,17 +100,7 @@ async def main() -> None:
             (stores / "alice").mkdir()
             (stores / "bob").mkdir()
             clients += [alice, bob]
-            ok(await alice.register(f"alice{tag}", "alice-password", "alice-phone"), "register alice")
-            ok(await bob.register(f"bob{tag}", "bob-password", "bob-laptop"), "register bob")
-            for client in (alice, bob):
-                await prepare(client)
-            created = ok(await alice.room_create(name="circle", invite=[bob.user_id], initial_state=[
-                {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]), "room_create")
-            room_id = created.room_id
-            await sync_until(bob, lambda r: room_id in r.rooms.invite, "invite")
-            ok(await bob.join(room_id), "join")
-            await sync_until(bob, lambda r: room_id in r.rooms.join, "bob joined")
-            await sync_until(alice, lambda r: bob.user_id in alice.rooms[room_id].users, "alice sees bob")
+            room_id = await encrypted_room(alice, bob, tag, "circle")
             assert alice.rooms[room_id].encrypted and bob.rooms[room_id].encrypted
 
             secret_ab = f"only bob may read this {tag}"

@@ -87,18 +87,19 @@ extension RoomFederation {
             let pdu = try await verified(decoded)
             if let existing = try await store.event(pdu.eventID), !existing.outlier { return (pdu.eventID, .alreadyKnown) }
             try await fetchMissingAuthEvents(of: pdu, from: origin)
-            // The usual case, an event that follows ones this server has: no gap to fill.
+            // The usual case, an event that follows ones this server has: no gap to fill, and
+            // the prev events' snapshots, read once, stay valid (a timeline event stays one).
             var fetchedStates: [EventID: [StateKey: EventID]] = [:]
-            if try await store.timelineStateGroups(pdu.prevEvents).count < Set(pdu.prevEvents).count {
+            let snapshots = try await store.timelineStateGroups(pdu.prevEvents)
+            var prevSnapshots: [EventID: StateGroupID?]? = snapshots
+            if snapshots.count < Set(pdu.prevEvents).count {
+                prevSnapshots = nil
                 if case .live(true) = mode { await fillGap(before: pdu, from: origin) }
                 fetchedStates = try await statesAtUnknownPrevEvents(of: pdu, from: origin)
             }
-            let outcome: PDUOutcome
-            if case .backfill = mode {
-                outcome = try await persistReceived(pdu, fetchedStates: fetchedStates, backfilled: true)
-            } else {
-                outcome = try await persistReceived(pdu, fetchedStates: fetchedStates)
-            }
+            let backfilled = if case .backfill = mode { true } else { false }
+            let outcome = try await persistReceived(pdu, fetchedStates: fetchedStates, prevSnapshots: prevSnapshots,
+                                                    backfilled: backfilled)
             return (pdu.eventID, outcome)
         } catch let error as DroppedPDU {
             logger.info("dropped a PDU", metadata: ["origin": "\(origin)", "event_id": "\(eventID?.rawValue ?? "?")",
@@ -241,7 +242,7 @@ extension RoomFederation {
     /// from the resident server); with it the event starts the room's head afresh (this server
     /// was not in the room) and is not checked against the stale current state.
     func persistReceived(_ pdu: PDU, fetchedStates: [EventID: [StateKey: EventID]],
-                         knownState: (StateGroupID?, [StateKey: EventID])? = nil,
+                         prevSnapshots: [EventID: StateGroupID?]? = nil, knownState: (StateGroupID?, [StateKey: EventID])? = nil,
                          backfilled: Bool = false) async throws -> PDUOutcome {
         let roomID = pdu.roomID
         let outcome = try await rooms.locks.withLock(roomID) { () async throws -> PDUOutcome in
@@ -249,7 +250,7 @@ extension RoomFederation {
             var head = try await rooms.head(roomID)
             var rejection = try await authEventsRejection(of: pdu)
             let (groupBefore, stateBefore) = if let knownState { knownState } else {
-                try await stateBefore(pdu, fetchedStates: fetchedStates)
+                try await stateBefore(pdu, fetchedStates: fetchedStates, prevSnapshots: prevSnapshots)
             }
             let keys = EventAuthorization.authEventKeys(type: pdu.type, stateKey: pdu.stateKey, sender: pdu.sender,
                                                         content: pdu.content, version: pdu.roomVersion) + [.create]

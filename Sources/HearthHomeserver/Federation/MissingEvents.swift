@@ -34,7 +34,7 @@ extension RoomFederation {
         // Checking signatures is most of the work for a big room's state: it is spread over
         // the cores, a slice of the events each.
         let slices = jsons.count >= 256 ? 4 : 1
-        let sliceSize = (jsons.count + slices - 1) / max(slices, 1)
+        let sliceSize = (jsons.count + slices - 1) / slices
         await withTaskGroup(of: [PDU].self) { group in
             for start in stride(from: 0, to: jsons.count, by: max(sliceSize, 1)) {
                 let slice = jsons[start..<min(start + sliceSize, jsons.count)]
@@ -108,6 +108,8 @@ extension RoomFederation {
                 ready.insert(dependent, at: low)
             }
         }
+        // A cycle cannot occur with hashed IDs; with chosen ones (v1, v2) the rest follows by rank.
+        ordered += ranked.indices.filter { remaining[$0] > 0 }.map { ranked[$0] }
         return ordered
     }
 

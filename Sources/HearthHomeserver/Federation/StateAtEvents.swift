@@ -6,13 +6,14 @@ public import HearthStorage
 extension RoomFederation {
     /// The state before `pdu`: the state after its prev event, or the resolution of the states
     /// after its prev events. Prev events this server lacks must be in `fetchedStates`.
-    func stateBefore(_ pdu: PDU, fetchedStates: [EventID: [StateKey: EventID]]) async throws
+    func stateBefore(_ pdu: PDU, fetchedStates: [EventID: [StateKey: EventID]],
+                     prevSnapshots: [EventID: StateGroupID?]? = nil) async throws
         -> (StateGroupID?, [StateKey: EventID])
     {
         if pdu.prevEvents.isEmpty { return (nil, [:]) }
         var groups: [StateGroupID] = []
         var fetched: [[StateKey: EventID]] = []
-        let inTimeline = try await store.timelineStateGroups(pdu.prevEvents)
+        let inTimeline = if let prevSnapshots { prevSnapshots } else { try await store.timelineStateGroups(pdu.prevEvents) }
         for prev in pdu.prevEvents {
             if let groupAfter = inTimeline[prev] {
                 if let group = groupAfter, !groups.contains(group) { groups.append(group) }

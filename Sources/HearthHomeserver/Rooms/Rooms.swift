@@ -71,28 +71,23 @@ public final class Rooms: Sendable {
 
     /// Loads events, from the cache when possible.
     public func pdus(_ ids: some Collection<EventID>) async throws -> [EventID: PDU] {
-        var found: [EventID: PDU] = [:]
-        var missing: [EventID] = []
-        for id in ids {
-            if let pdu = eventCache.get(id) { found[id] = pdu } else { missing.append(id) }
-        }
-        if !missing.isEmpty {
-            for (id, stored) in try await store.events(missing) {
-                found[id] = stored.pdu
-                eventCache.put(stored.pdu, accepted: stored.rejectionReason == nil)
-            }
-        }
-        return found
+        try await load(ids, acceptedOnly: false)
     }
 
     /// Loads the accepted events among `ids` (a rejected or unknown one is left out), from the
     /// cache when possible: what authorization reads on every event a room receives.
     public func acceptedPDUs(_ ids: some Collection<EventID>) async throws -> [EventID: PDU] {
+        try await load(ids, acceptedOnly: true)
+    }
+
+    private func load(_ ids: some Collection<EventID>, acceptedOnly: Bool) async throws -> [EventID: PDU] {
         var found: [EventID: PDU] = [:]
         var missing: [EventID] = []
         for id in ids {
-            if let known = eventCache.withAcceptance(id) {
+            if acceptedOnly, let known = eventCache.withAcceptance(id) {
                 if known.accepted { found[id] = known.pdu }
+            } else if !acceptedOnly, let pdu = eventCache.get(id) {
+                found[id] = pdu
             } else {
                 missing.append(id)
             }
@@ -101,7 +96,7 @@ public final class Rooms: Sendable {
             for (id, stored) in try await store.events(missing) {
                 let accepted = stored.rejectionReason == nil
                 eventCache.put(stored.pdu, accepted: accepted)
-                if accepted { found[id] = stored.pdu }
+                if accepted || !acceptedOnly { found[id] = stored.pdu }
             }
         }
         return found
