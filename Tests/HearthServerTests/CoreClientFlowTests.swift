@@ -135,13 +135,15 @@ import Testing
         #expect(join.status == 200)
         let since = try #require(try await server.sync(bob)["next_batch"]?.stringValue)
 
-        // A long-polling sync wakes when Alice sends.
-        async let woken = server.sync(bob, since: since, timeout: 20_000)
+        // A long-polling sync wakes when Alice sends. How fast it wakes is measured by
+        // Scripts/compare-synapse.sh; here it only has to wake well before its 30 s timeout
+        // (under CI load one request can take seconds, so a tight bound would be flaky).
+        async let woken = server.sync(bob, since: since, timeout: 30_000)
         try await Task.sleep(for: .milliseconds(300))
         let started = ContinuousClock.now
         let eventID = try await server.send(alice, room, body: "welcome, bob")
         let result = try await woken
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(15))
         let timeline = result["rooms"]?["join"]?[room]?["timeline"]?["events"]?.arrayValue ?? []
         #expect(timeline.contains { $0["event_id"]?.stringValue == eventID })
 
