@@ -165,7 +165,7 @@ let package = Package(
         .testTarget(
             name: "HearthServerTests",
             dependencies: [
-                "HearthServer", "HearthHomeserver", "HearthCore", "HearthStorage", "CGD",
+                "HearthServer", "HearthHomeserver", "HearthCore", "HearthStorage", "HearthStorageSQLite", "CGD",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -72,7 +72,7 @@ struct SQLiteAccountStore: AccountStore {
         try await storageCall {
             try await pool.read { db in
                 var fields = JSONObject()
-                for row in try Row.fetchAll(db, sql: "SELECT key, value FROM profile_fields WHERE user_id = ? ORDER BY key",
+                for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT key, value FROM profile_fields WHERE user_id = ? ORDER BY key"),
                                             arguments: [userID.rawValue]) {
                     fields[row["key"] as String] = try JSONValue.parse(row["value"] as String)
                 }
@@ -99,13 +99,11 @@ struct SQLiteAccountStore: AccountStore {
         let pattern = "%" + term.lowercased().replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "_", with: "") + "%"
         return try await storageCall {
             try await pool.read { db in
-                try Row.fetchAll(
-                    db,
-                    sql: """
+                try Row.fetchAll(db.cachedStatement(sql: """
                         SELECT * FROM accounts WHERE is_deactivated = 0 AND is_guest = 0
                           AND (lower(user_id) LIKE ? OR lower(coalesce(display_name, '')) LIKE ?)
                         ORDER BY user_id LIMIT ?
-                        """,
+                        """),
                     arguments: [pattern, pattern, limit]
                 ).map(Self.account(from:))
             }
@@ -122,7 +120,7 @@ struct SQLiteAccountStore: AccountStore {
     func devices(of userID: UserID) async throws -> [Device] {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM devices WHERE user_id = ? ORDER BY device_id", arguments: [userID.rawValue])
+                try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM devices WHERE user_id = ? ORDER BY device_id"), arguments: [userID.rawValue])
                     .map(Self.device(from:))
             }
         }
@@ -186,7 +184,7 @@ struct SQLiteAccountStore: AccountStore {
                         expiresAt: Milliseconds?) async throws -> Session? {
         try await storageCall {
             try await pool.write { db in
-                guard let row = try Row.fetchOne(db, sql: "SELECT user_id, device_id FROM sessions WHERE refresh_token_digest = ?",
+                guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT user_id, device_id FROM sessions WHERE refresh_token_digest = ?"),
                                                  arguments: [Data(refreshTokenDigest)])
                 else { return nil }
                 try db.execute(sql: "DELETE FROM sessions WHERE refresh_token_digest = ?", arguments: [Data(refreshTokenDigest)])
@@ -231,7 +229,7 @@ struct SQLiteAccountStore: AccountStore {
     }
 
     private static func isUsable(_ db: Database, _ token: String, _ now: Milliseconds) throws -> Bool {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM registration_tokens WHERE token = ?", arguments: [token])
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM registration_tokens WHERE token = ?"), arguments: [token])
         else { return false }
         if let allowed: Int64 = row["uses_allowed"], (row["uses"] as Int64) >= allowed { return false }
         if let expires: Int64 = row["expires_at"], expires <= now { return false }
@@ -260,7 +258,7 @@ struct SQLiteAccountStore: AccountStore {
     func registrationTokens() async throws -> [RegistrationToken] {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM registration_tokens ORDER BY token").map { row in
+                try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM registration_tokens ORDER BY token")).map { row in
                     RegistrationToken(token: row["token"], usesAllowed: row["uses_allowed"], completed: row["uses"], expiresAt: row["expires_at"])
                 }
             }
@@ -270,7 +268,7 @@ struct SQLiteAccountStore: AccountStore {
     func updateRegistrationToken(_ token: String, usesAllowed: Int??, expiresAt: Milliseconds??) async throws -> Bool {
         try await storageCall {
             try await pool.write { db in
-                guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM registration_tokens WHERE token = ?)", arguments: [token]) == true
+                guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM registration_tokens WHERE token = ?)"), arguments: [token]) == true
                 else { return false }
                 if let usesAllowed {
                     try db.execute(sql: "UPDATE registration_tokens SET uses_allowed = ? WHERE token = ?", arguments: [usesAllowed, token])
@@ -299,7 +297,7 @@ struct SQLiteAccountStore: AccountStore {
     func accountsAwaitingApproval() async throws -> [Account] {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM accounts WHERE awaiting_approval = 1 AND is_deactivated = 0 ORDER BY created_at")
+                try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM accounts WHERE awaiting_approval = 1 AND is_deactivated = 0 ORDER BY created_at"))
                     .map(Self.account(from:))
             }
         }

@@ -80,7 +80,7 @@ extension SQLiteSchema {
                 """)
             // Records written before the chain existed get their hashes now, in order.
             var previous = ""
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM egress_audit ORDER BY sequence") {
+            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM egress_audit ORDER BY sequence")) {
                 var record = SQLiteFederationStore.auditRecord(row)
                 record.previousHash = previous
                 record.hash = record.chainHash(after: previous)

@@ -28,7 +28,7 @@ struct SQLiteFederationStore: FederationStore {
     func serverKeys(of server: ServerName) async throws -> [StoredServerKey] {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM federation_server_keys WHERE server_name = ?", arguments: [server.rawValue])
+                try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM federation_server_keys WHERE server_name = ?"), arguments: [server.rawValue])
                     .map { row in
                         StoredServerKey(server: server, keyID: row["key_id"], publicKey: Array(row["public_key"] as Data),
                                         validUntil: row["valid_until_ts"], isOld: row["is_old"], fetchedAt: row["fetched_at"],
@@ -56,7 +56,7 @@ struct SQLiteFederationStore: FederationStore {
     func destinationsWithPendingItems() async throws -> [ServerName] {
         try await storageCall {
             try await pool.read { db in
-                try String.fetchAll(db, sql: "SELECT DISTINCT destination FROM federation_outbox ORDER BY destination")
+                try String.fetchAll(db.cachedStatement(sql: "SELECT DISTINCT destination FROM federation_outbox ORDER BY destination"))
                     .compactMap(ServerName.init)
             }
         }
@@ -70,11 +70,11 @@ struct SQLiteFederationStore: FederationStore {
     }
 
     private static func openTransaction(_ db: Database, _ destination: ServerName) throws -> OpenTransaction? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT open_txn_id, open_txn_ts FROM federation_destinations WHERE destination = ?",
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT open_txn_id, open_txn_ts FROM federation_destinations WHERE destination = ?"),
                                          arguments: [destination.rawValue]),
               let txnID = row["open_txn_id"] as String?, let ts = row["open_txn_ts"] as Int64?
         else { return nil }
-        let items = try Row.fetchAll(db, sql: "SELECT * FROM federation_outbox WHERE destination = ? AND txn_id = ? ORDER BY id",
+        let items = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM federation_outbox WHERE destination = ? AND txn_id = ? ORDER BY id"),
                                      arguments: [destination.rawValue, txnID]).compactMap(item)
         return OpenTransaction(destination: destination, transactionID: txnID, originServerTS: ts, items: items)
     }
@@ -126,7 +126,7 @@ struct SQLiteFederationStore: FederationStore {
     func hasQueuedItems(for destination: ServerName) async throws -> Bool {
         try await storageCall {
             try await pool.read { db in
-                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM federation_outbox WHERE destination = ? AND txn_id IS NULL)",
+                try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM federation_outbox WHERE destination = ? AND txn_id IS NULL)"),
                                   arguments: [destination.rawValue]) ?? false
             }
         }
@@ -135,7 +135,7 @@ struct SQLiteFederationStore: FederationStore {
     func retryState(for destination: ServerName) async throws -> DestinationRetryState? {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT failures, retry_at FROM federation_destinations WHERE destination = ?",
+                try Row.fetchOne(db.cachedStatement(sql: "SELECT failures, retry_at FROM federation_destinations WHERE destination = ?"),
                                  arguments: [destination.rawValue])
                     .map { DestinationRetryState(failures: $0["failures"], retryAt: $0["retry_at"]) }
             }
@@ -162,8 +162,8 @@ struct SQLiteFederationStore: FederationStore {
         return try await storageCall {
             try await pool.write { db in
                 // One writer at a time (GRDB's pool), so reading the tail and appending is atomic.
-                let tail = try Row.fetchOne(db, sql: "SELECT sequence, hash FROM egress_audit ORDER BY sequence DESC LIMIT 1")
-                let anchor = try Row.fetchOne(db, sql: "SELECT pruned_through, hash FROM egress_audit_anchor WHERE id = 1")
+                let tail = try Row.fetchOne(db.cachedStatement(sql: "SELECT sequence, hash FROM egress_audit ORDER BY sequence DESC LIMIT 1"))
+                let anchor = try Row.fetchOne(db.cachedStatement(sql: "SELECT pruned_through, hash FROM egress_audit_anchor WHERE id = 1"))
                 var sequence: Int64 = tail?["sequence"] ?? anchor?["pruned_through"] ?? 0
                 var previous: String = tail?["hash"] ?? anchor?["hash"] ?? ""
                 var appended: [EgressAuditRecord] = []
@@ -228,11 +228,10 @@ struct SQLiteFederationStore: FederationStore {
         try await storageCall {
             try await pool.write { db in
                 // Prune only a prefix: the oldest records up to the first one that is still young.
-                let firstYoung = try Int64.fetchOne(db, sql: "SELECT MIN(sequence) FROM egress_audit WHERE ts >= ?", arguments: [before])
-                let through = try Int64.fetchOne(
-                    db, sql: "SELECT MAX(sequence) FROM egress_audit WHERE sequence < ?", arguments: [firstYoung ?? Int64.max])
+                let firstYoung = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MIN(sequence) FROM egress_audit WHERE ts >= ?"), arguments: [before])
+                let through = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(sequence) FROM egress_audit WHERE sequence < ?"), arguments: [firstYoung ?? Int64.max])
                 guard let through,
-                      let hash = try String.fetchOne(db, sql: "SELECT hash FROM egress_audit WHERE sequence = ?", arguments: [through])
+                      let hash = try String.fetchOne(db.cachedStatement(sql: "SELECT hash FROM egress_audit WHERE sequence = ?"), arguments: [through])
                 else { return 0 }
                 try db.execute(sql: """
                     INSERT INTO egress_audit_anchor (id, pruned_through, hash) VALUES (1, ?, ?)
@@ -246,7 +245,7 @@ struct SQLiteFederationStore: FederationStore {
 
     func auditAnchor() async throws -> String {
         try await storageCall {
-            try await pool.read { db in try String.fetchOne(db, sql: "SELECT hash FROM egress_audit_anchor WHERE id = 1") ?? "" }
+            try await pool.read { db in try String.fetchOne(db.cachedStatement(sql: "SELECT hash FROM egress_audit_anchor WHERE id = 1")) ?? "" }
         }
     }
 }

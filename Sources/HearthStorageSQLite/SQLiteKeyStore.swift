@@ -30,7 +30,7 @@ struct SQLiteKeyStore: KeyStore {
         try await storageCall {
             try await pool.read { db in
                 var result: [String: JSONObject] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT device_id, key_json FROM device_keys WHERE user_id = ?", arguments: [userID.rawValue]) {
+                for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT device_id, key_json FROM device_keys WHERE user_id = ?"), arguments: [userID.rawValue]) {
                     result[row["device_id"]] = try Self.object(row["key_json"])
                 }
                 return result
@@ -68,7 +68,7 @@ struct SQLiteKeyStore: KeyStore {
         try await storageCall {
             try await pool.read { db in
                 var counts: [String: Int] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT algorithm, count(*) AS n FROM one_time_keys WHERE user_id = ? AND device_id = ? GROUP BY algorithm",
+                for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT algorithm, count(*) AS n FROM one_time_keys WHERE user_id = ? AND device_id = ? GROUP BY algorithm"),
                                             arguments: [userID.rawValue, deviceID]) {
                     counts[row["algorithm"]] = row["n"]
                 }
@@ -81,14 +81,14 @@ struct SQLiteKeyStore: KeyStore {
         try await storageCall {
             // One write transaction: the read and the delete cannot interleave with another claim.
             try await pool.write { db -> (keyID: String, key: JSONValue)? in
-                if let row = try Row.fetchOne(db, sql: """
+                if let row = try Row.fetchOne(db.cachedStatement(sql: """
                     DELETE FROM one_time_keys WHERE rowid = (
                       SELECT rowid FROM one_time_keys WHERE user_id = ? AND device_id = ? AND algorithm = ? ORDER BY key_id LIMIT 1)
                     RETURNING key_id, key_json
-                    """, arguments: [userID.rawValue, deviceID, algorithm]) {
+                    """), arguments: [userID.rawValue, deviceID, algorithm]) {
                     return (row["key_id"], try JSONValue.parse(row["key_json"] as String))
                 }
-                guard let row = try Row.fetchOne(db, sql: "SELECT key_id, key_json FROM fallback_keys WHERE user_id = ? AND device_id = ? AND algorithm = ?",
+                guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT key_id, key_json FROM fallback_keys WHERE user_id = ? AND device_id = ? AND algorithm = ?"),
                                                  arguments: [userID.rawValue, deviceID, algorithm])
                 else { return nil }
                 try db.execute(sql: "UPDATE fallback_keys SET used = 1 WHERE user_id = ? AND device_id = ? AND algorithm = ?",
@@ -115,7 +115,7 @@ struct SQLiteKeyStore: KeyStore {
     func unusedFallbackKeyAlgorithms(_ userID: UserID, _ deviceID: String) async throws -> [String] {
         try await storageCall {
             try await pool.read { db in
-                try String.fetchAll(db, sql: "SELECT algorithm FROM fallback_keys WHERE user_id = ? AND device_id = ? AND used = 0 ORDER BY algorithm",
+                try String.fetchAll(db.cachedStatement(sql: "SELECT algorithm FROM fallback_keys WHERE user_id = ? AND device_id = ? AND used = 0 ORDER BY algorithm"),
                                     arguments: [userID.rawValue, deviceID])
             }
         }
@@ -137,7 +137,7 @@ struct SQLiteKeyStore: KeyStore {
         try await storageCall {
             try await pool.read { db in
                 var result: [String: JSONObject] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT key_type, key_json FROM cross_signing_keys WHERE user_id = ?", arguments: [userID.rawValue]) {
+                for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT key_type, key_json FROM cross_signing_keys WHERE user_id = ?"), arguments: [userID.rawValue]) {
                     result[row["key_type"]] = try Self.object(row["key_json"])
                 }
                 return result
@@ -152,7 +152,7 @@ struct SQLiteKeyStore: KeyStore {
     func deviceListChanges(after: StreamPosition, upTo: StreamPosition) async throws -> Set<UserID> {
         try await storageCall {
             try await pool.read { db in
-                Set(try String.fetchAll(db, sql: "SELECT DISTINCT user_id FROM device_list_changes WHERE stream > ? AND stream <= ?",
+                Set(try String.fetchAll(db.cachedStatement(sql: "SELECT DISTINCT user_id FROM device_list_changes WHERE stream > ? AND stream <= ?"),
                                         arguments: [after, upTo]).compactMap(UserID.init))
             }
         }
@@ -183,10 +183,10 @@ struct SQLiteKeyStore: KeyStore {
         -> [(stream: StreamPosition, sender: UserID, type: String, content: JSONObject)] {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchAll(db, sql: """
+                try Row.fetchAll(db.cachedStatement(sql: """
                     SELECT stream, sender, type, content FROM to_device_messages WHERE user_id = ? AND device_id = ? AND stream > ?
                     ORDER BY stream LIMIT ?
-                    """, arguments: [userID.rawValue, deviceID, after, limit]).compactMap { row in
+                    """), arguments: [userID.rawValue, deviceID, after, limit]).compactMap { row in
                     guard let sender = UserID(row["sender"] as String) else { return nil }
                     return (row["stream"], sender, row["type"], try Self.object(row["content"]))
                 }
@@ -208,7 +208,7 @@ struct SQLiteKeyStore: KeyStore {
     func createBackupVersion(_ userID: UserID, algorithm: String, authData: JSONObject) async throws -> String {
         try await storageCall {
             try await pool.write { db in
-                let next = (try Int64.fetchOne(db, sql: "SELECT max(version) FROM backup_versions WHERE user_id = ?", arguments: [userID.rawValue]) ?? 0) + 1
+                let next = (try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(version) FROM backup_versions WHERE user_id = ?"), arguments: [userID.rawValue]) ?? 0) + 1
                 try db.execute(sql: "INSERT INTO backup_versions (user_id, version, algorithm, auth_data) VALUES (?, ?, ?, ?)",
                                arguments: [userID.rawValue, next, algorithm, authData.encodedString()])
                 return String(next)
@@ -222,15 +222,15 @@ struct SQLiteKeyStore: KeyStore {
                 let row: Row?
                 if let version {
                     guard let number = Int64(version) else { return nil }
-                    row = try Row.fetchOne(db, sql: "SELECT * FROM backup_versions WHERE user_id = ? AND version = ? AND deleted = 0",
+                    row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM backup_versions WHERE user_id = ? AND version = ? AND deleted = 0"),
                                            arguments: [userID.rawValue, number])
                 } else {
-                    row = try Row.fetchOne(db, sql: "SELECT * FROM backup_versions WHERE user_id = ? AND deleted = 0 ORDER BY version DESC LIMIT 1",
+                    row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM backup_versions WHERE user_id = ? AND deleted = 0 ORDER BY version DESC LIMIT 1"),
                                            arguments: [userID.rawValue])
                 }
                 guard let row else { return nil }
                 let number: Int64 = row["version"]
-                let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM backup_keys WHERE user_id = ? AND version = ?",
+                let count = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM backup_keys WHERE user_id = ? AND version = ?"),
                                              arguments: [userID.rawValue, number]) ?? 0
                 return BackupVersion(version: String(number), algorithm: row["algorithm"], authData: try Self.object(row["auth_data"]),
                                      etag: String(row["etag"] as Int64), count: count)
@@ -276,12 +276,12 @@ struct SQLiteKeyStore: KeyStore {
         try await storageCall {
             try await pool.write { db in
                 let number = Int64(version) ?? -1
-                guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM backup_versions WHERE user_id = ? AND version = ? AND deleted = 0)",
+                guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM backup_versions WHERE user_id = ? AND version = ? AND deleted = 0)"),
                                         arguments: [userID.rawValue, number]) == true
                 else { throw StorageError.notFound("backup version") }
-                if let existing = try String.fetchOne(db, sql: """
+                if let existing = try String.fetchOne(db.cachedStatement(sql: """
                     SELECT key_json FROM backup_keys WHERE user_id = ? AND version = ? AND room_id = ? AND session_id = ?
-                    """, arguments: [userID.rawValue, number, roomID, sessionID]),
+                    """), arguments: [userID.rawValue, number, roomID, sessionID]),
                    !Self.isBetter(key, than: try Self.object(existing)) {
                     return
                 }

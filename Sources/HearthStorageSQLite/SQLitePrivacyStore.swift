@@ -9,7 +9,7 @@ struct SQLitePrivacyStore: PrivacyStore {
     func roomClass(_ roomID: RoomID) async throws -> RoomClassRecord? {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT * FROM room_classes WHERE room_id = ?", arguments: [roomID.rawValue])
+                try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM room_classes WHERE room_id = ?"), arguments: [roomID.rawValue])
                     .flatMap(Self.roomClassRecord)
             }
         }
@@ -37,7 +37,7 @@ struct SQLitePrivacyStore: PrivacyStore {
     func rooms(ofClass roomClass: String) async throws -> [RoomClassRecord] {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM room_classes WHERE class = ?", arguments: [roomClass]).compactMap(Self.roomClassRecord)
+                try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM room_classes WHERE class = ?"), arguments: [roomClass]).compactMap(Self.roomClassRecord)
             }
         }
     }
@@ -45,7 +45,7 @@ struct SQLitePrivacyStore: PrivacyStore {
     func roomsMentioningMedia(_ mxcURI: String) async throws -> [RoomID] {
         try await storageCall {
             try await pool.read { db in
-                try String.fetchAll(db, sql: "SELECT DISTINCT room_id FROM media_room_refs WHERE mxc = ?", arguments: [mxcURI])
+                try String.fetchAll(db.cachedStatement(sql: "SELECT DISTINCT room_id FROM media_room_refs WHERE mxc = ?"), arguments: [mxcURI])
                     .compactMap(RoomID.init)
             }
         }
@@ -55,20 +55,20 @@ struct SQLitePrivacyStore: PrivacyStore {
 extension SQLitePrivacyStore {
     func allRooms() async throws -> [RoomID] {
         try await storageCall {
-            try await pool.read { db in try String.fetchAll(db, sql: "SELECT room_id FROM rooms").compactMap(RoomID.init) }
+            try await pool.read { db in try String.fetchAll(db.cachedStatement(sql: "SELECT room_id FROM rooms")).compactMap(RoomID.init) }
         }
     }
 
     func eventsToExpire(in roomID: RoomID, sentBefore before: Milliseconds, limit: Int) async throws -> [EventID] {
         try await storageCall {
             try await pool.read { db in
-                try String.fetchAll(db, sql: """
+                try String.fetchAll(db.cachedStatement(sql: """
                     SELECT event_id FROM events
                     WHERE room_id = ? AND origin_server_ts < ? AND state_key IS NULL AND type != 'm.room.redaction'
                       AND redacted_by IS NULL AND rejection_reason IS NULL
                       AND json_extract(json, '$.content') != '{}'
                     ORDER BY origin_server_ts LIMIT ?
-                    """, arguments: [roomID.rawValue, before, limit]).compactMap(EventID.init)
+                    """), arguments: [roomID.rawValue, before, limit]).compactMap(EventID.init)
             }
         }
     }
@@ -76,7 +76,7 @@ extension SQLitePrivacyStore {
     func selfDestructsDue(at now: Milliseconds, limit: Int) async throws -> [EventID] {
         try await storageCall {
             try await pool.read { db in
-                try String.fetchAll(db, sql: "SELECT event_id FROM event_expiry WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
+                try String.fetchAll(db.cachedStatement(sql: "SELECT event_id FROM event_expiry WHERE expires_at <= ? ORDER BY expires_at LIMIT ?"),
                                     arguments: [now, limit]).compactMap(EventID.init)
             }
         }
@@ -86,7 +86,7 @@ extension SQLitePrivacyStore {
         try await storageCall {
             try await pool.write { db in
                 // A copy still queued for a server that is down goes in its redacted form.
-                if let original = try String.fetchOne(db, sql: "SELECT json FROM events WHERE event_id = ?", arguments: [eventID.rawValue]) {
+                if let original = try String.fetchOne(db.cachedStatement(sql: "SELECT json FROM events WHERE event_id = ?"), arguments: [eventID.rawValue]) {
                     try db.execute(sql: "UPDATE federation_outbox SET json = ? WHERE kind = 'pdu' AND json = ?",
                                    arguments: [redactedJSON.encodedString(), original])
                 }
@@ -100,7 +100,7 @@ extension SQLitePrivacyStore {
     func isMediaMentioned(_ mxcURI: String) async throws -> Bool {
         try await storageCall {
             try await pool.read { db in
-                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM events WHERE instr(json, ?) > 0)", arguments: [mxcURI]) ?? false
+                try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM events WHERE instr(json, ?) > 0)"), arguments: [mxcURI]) ?? false
             }
         }
     }
@@ -108,7 +108,7 @@ extension SQLitePrivacyStore {
     func hasAcceptedAgreement(_ roomID: RoomID, _ userID: UserID, version: String) async throws -> Bool {
         try await storageCall {
             try await pool.read { db in
-                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM agreement_acceptances WHERE room_id = ? AND user_id = ? AND version = ?)",
+                try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM agreement_acceptances WHERE room_id = ? AND user_id = ? AND version = ?)"),
                                   arguments: [roomID.rawValue, userID.rawValue, version]) ?? false
             }
         }
@@ -126,7 +126,7 @@ extension SQLitePrivacyStore {
     func agreementAcceptances(_ roomID: RoomID) async throws -> [AgreementAcceptance] {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM agreement_acceptances WHERE room_id = ? ORDER BY accepted_at DESC",
+                try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM agreement_acceptances WHERE room_id = ? ORDER BY accepted_at DESC"),
                                  arguments: [roomID.rawValue]).compactMap { row in
                     guard let user = UserID(row["user_id"] as String) else { return nil }
                     return AgreementAcceptance(roomID: roomID, userID: user, version: row["version"], acceptedAt: row["accepted_at"])
@@ -138,7 +138,7 @@ extension SQLitePrivacyStore {
     func pseudonymMask(memberDigest: String) async throws -> PseudonymMask? {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT * FROM pseudonym_masks WHERE member_digest = ?", arguments: [memberDigest]).flatMap(Self.mask)
+                try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM pseudonym_masks WHERE member_digest = ?"), arguments: [memberDigest]).flatMap(Self.mask)
             }
         }
     }
@@ -146,7 +146,7 @@ extension SQLitePrivacyStore {
     func pseudonymMask(_ maskID: UserID) async throws -> PseudonymMask? {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT * FROM pseudonym_masks WHERE mask_id = ?", arguments: [maskID.rawValue]).flatMap(Self.mask)
+                try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM pseudonym_masks WHERE mask_id = ?"), arguments: [maskID.rawValue]).flatMap(Self.mask)
             }
         }
     }
@@ -184,7 +184,7 @@ extension SQLitePrivacyStore {
     func mediaUploaded(by userID: UserID) async throws -> [MediaRecord] {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM media WHERE uploader = ? ORDER BY created_at", arguments: [userID.rawValue]).map {
+                try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM media WHERE uploader = ? ORDER BY created_at"), arguments: [userID.rawValue]).map {
                     MediaRecord(mediaID: $0["media_id"], uploader: userID, contentType: $0["content_type"], fileName: $0["file_name"],
                                 size: $0["size"], createdAt: $0["created_at"], sha256: $0["sha256"])
                 }

@@ -8,7 +8,7 @@ extension SQLiteRoomStore {
     func createStateGroup(_ roomID: RoomID, state: [StateKey: EventID], base: StateGroupID?) async throws -> StateGroupID {
         try await storageCall {
             try await pool.write { db in
-                if let base, let length = try Int64.fetchOne(db, sql: "SELECT chain_length FROM state_groups WHERE id = ?",
+                if let base, let length = try Int64.fetchOne(db.cachedStatement(sql: "SELECT chain_length FROM state_groups WHERE id = ?"),
                                                              arguments: [base]),
                    length + 1 <= Self.maxChainLength {
                     let parentState = try Self.loadState(db, group: base)
@@ -38,16 +38,14 @@ extension SQLiteRoomStore {
         let seeds = Self.encodeIDs(eventIDs)
         return try await storageCall {
             try await pool.read { db in
-                let ids = try String.fetchAll(
-                    db,
-                    sql: """
+                let ids = try String.fetchAll(db.cachedStatement(sql: """
                         WITH RECURSIVE chain(id) AS (
                           SELECT auth_event_id FROM event_auth_edges WHERE event_id IN (SELECT value FROM json_each(?))
                           UNION
                           SELECT a.auth_event_id FROM event_auth_edges a JOIN chain c ON a.event_id = c.id
                         )
                         SELECT c.id FROM chain c JOIN events e ON e.event_id = c.id
-                        """,
+                        """),
                     arguments: [seeds])
                 return Set(ids.compactMap(EventID.init))
             }
@@ -57,13 +55,11 @@ extension SQLiteRoomStore {
     func backwardExtremities(in roomID: RoomID) async throws -> [EventID] {
         try await storageCall {
             try await pool.read { db in
-                try String.fetchAll(
-                    db,
-                    sql: """
+                try String.fetchAll(db.cachedStatement(sql: """
                         SELECT DISTINCT ed.prev_event_id FROM event_edges ed JOIN events ev ON ev.event_id = ed.event_id
                         WHERE ev.room_id = ? AND ev.outlier = 0
                           AND NOT EXISTS (SELECT 1 FROM events x WHERE x.event_id = ed.prev_event_id AND x.outlier = 0)
-                        """,
+                        """),
                     arguments: [roomID.rawValue]
                 ).compactMap(EventID.init)
             }
@@ -84,7 +80,7 @@ extension SQLiteRoomStore {
             try db.execute(sql: "DELETE FROM memberships WHERE room_id = ? AND user_id = ?", arguments: [room.rawValue, key.stateKey])
         }
         for (user, id) in changed {
-            guard let text = try String.fetchOne(db, sql: "SELECT json FROM events WHERE event_id = ?", arguments: [id.rawValue]),
+            guard let text = try String.fetchOne(db.cachedStatement(sql: "SELECT json FROM events WHERE event_id = ?"), arguments: [id.rawValue]),
                   let membership = try JSONValue.parse(text)["content"]?["membership"]?.stringValue
             else { continue }
             try upsertMembership(db, room: room, user: user, membership: membership, eventID: id, stream: stream)

@@ -96,7 +96,7 @@ extension SQLiteRoomStore {
                     arguments: StatementArguments([participant?.rawValue ?? ""] + roots.map(\.rawValue)))
                 for row in rows {
                     guard let root = EventID(row["relates_to"] as String),
-                          let latest = try String.fetchOne(db, sql: "SELECT event_id FROM events WHERE stream = ?",
+                          let latest = try String.fetchOne(db.cachedStatement(sql: "SELECT event_id FROM events WHERE stream = ?"),
                                                            arguments: [row["latest"] as Int64]).flatMap(EventID.init)
                     else { continue }
                     result[root] = ThreadSummary(root: root, count: row["replies"], latestEventID: latest,
@@ -112,14 +112,12 @@ extension SQLiteRoomStore {
         let order = forwards ? "ASC" : "DESC"
         return try await storageCall {
             try await pool.read { db in
-                try Row.fetchAll(
-                    db,
-                    sql: """
+                try Row.fetchAll(db.cachedStatement(sql: """
                         SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id)
                         WHERE e.room_id = ? AND e.origin_server_ts \(comparison) ?
                           AND e.rejection_reason IS NULL AND e.soft_failed = 0
                         ORDER BY e.origin_server_ts \(order), e.stream \(order) LIMIT ?
-                        """,
+                        """),
                     arguments: [roomID.rawValue, timestamp, limit]
                 ).map(Self.storedEvent(from:))
             }
@@ -150,7 +148,7 @@ extension SQLiteRoomStore {
                     arguments: arguments)
                 return try rows.compactMap { row in
                     guard let root = EventID(row["relates_to"] as String),
-                          let latest = try String.fetchOne(db, sql: "SELECT event_id FROM events WHERE stream = ?",
+                          let latest = try String.fetchOne(db.cachedStatement(sql: "SELECT event_id FROM events WHERE stream = ?"),
                                                            arguments: [row["latest"] as Int64]).flatMap(EventID.init)
                     else { return nil }
                     return ThreadSummary(root: root, count: row["replies"], latestEventID: latest, latestStream: row["latest"],

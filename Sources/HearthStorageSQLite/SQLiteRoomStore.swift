@@ -56,7 +56,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     func publicRooms() async throws -> [RoomID] {
         try await storageCall {
             try await pool.read { db in
-                try String.fetchAll(db, sql: "SELECT room_id FROM rooms WHERE is_public = 1 ORDER BY created_at").compactMap(RoomID.init)
+                try String.fetchAll(db.cachedStatement(sql: "SELECT room_id FROM rooms WHERE is_public = 1 ORDER BY created_at")).compactMap(RoomID.init)
             }
         }
     }
@@ -70,9 +70,12 @@ final class SQLiteRoomStore: RoomStore, Sendable {
 
     func persist(_ event: EventToPersist) async throws -> PersistedEvent {
         let json = event.pdu.json.encodedString()
-        return try await storageCall {
+        let persisted = try await storageCall {
             try await pool.write { db in try Self.write(db, event, json: json) }
         }
+        // /sync reads a new event back at once, for every member waiting.
+        Self.parsed.remember(event.pdu, json: json)
+        return persisted
     }
 
     func persistOutliers(_ events: [EventToPersist]) async throws {
@@ -96,7 +99,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
         // History fetched from other servers sorts before everything /sync has reported:
         // it gets negative positions, counting down, and /messages finds it by depth.
         let stream = event.backfilled
-            ? min(0, try Int64.fetchOne(db, sql: "SELECT MIN(stream) FROM events") ?? 0) - 1
+            ? min(0, try Int64.fetchOne(db.cachedStatement(sql: "SELECT MIN(stream) FROM events")) ?? 0) - 1
             : try nextStreamPosition(db)
         var after = event.stateGroupBefore
         if !event.outlier, let key = event.stateChange, event.rejectionReason == nil {
@@ -178,7 +181,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     static func createStateGroup(_ db: Database, room: RoomID, parent: StateGroupID?, set key: StateKey,
                                          to eventID: EventID) throws -> StateGroupID {
         let parentLength = try parent.flatMap {
-            try Int64.fetchOne(db, sql: "SELECT chain_length FROM state_groups WHERE id = ?", arguments: [$0])
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT chain_length FROM state_groups WHERE id = ?"), arguments: [$0])
         }
         if let parent, let parentLength, parentLength + 1 <= maxChainLength {
             try db.execute(sql: "INSERT INTO state_groups (room_id, parent, chain_length) VALUES (?, ?, ?)",
@@ -209,7 +212,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
         var next: StateGroupID? = group
         while let current = next {
             chain.append(current)
-            next = try StateGroupID?.fetchOne(db, sql: "SELECT parent FROM state_groups WHERE id = ?", arguments: [current]) ?? nil
+            next = try StateGroupID?.fetchOne(db.cachedStatement(sql: "SELECT parent FROM state_groups WHERE id = ?"), arguments: [current]) ?? nil
         }
         var state: [StateKey: EventID] = [:]
         for current in chain.reversed() {
@@ -245,21 +248,32 @@ final class SQLiteRoomStore: RoomStore, Sendable {
 
     // MARK: Reading events
 
+    /// The columns `storedEvent(from:)` reads, by position (a lookup by name lowercases the
+    /// name on every access); every query that returns events selects these first.
     static let eventColumns = """
         e.stream, e.event_id, e.json, e.state_group_before, e.rejection_reason, e.soft_failed, e.redacted_by, e.txn_id,
         e.device_id, e.outlier, r.version
         """
 
+    /// Events parsed before; shared by every store in the process (see `ParsedEvents`).
+    static let parsed = ParsedEvents()
+
     static func storedEvent(from row: Row) throws -> StoredEvent {
-        guard let version = RoomVersion(row["version"] as String), let eventID = EventID(row["event_id"] as String) else {
-            throw StorageError.backend("stored event has an unknown room version")
+        let id: String = row[1], json: String = row[2], versionName: String = row[10]
+        let pdu: PDU
+        if let known = parsed.pdu(id: id, json: json, version: versionName) {
+            pdu = known
+        } else {
+            guard let version = RoomVersion(versionName), let eventID = EventID(id) else {
+                throw StorageError.backend("stored event has an unknown room version")
+            }
+            let object = try JSONValue.parse(json).objectValue ?? [:]
+            pdu = try PDU(json: object, version: version, storedEventID: eventID)
+            parsed.remember(pdu, json: json)
         }
-        let object = try JSONValue.parse(row["json"] as String).objectValue ?? [:]
-        let pdu = try PDU(json: object, version: version, storedEventID: eventID)
-        return StoredEvent(pdu: pdu, stream: row["stream"], stateGroupBefore: row["state_group_before"],
-                           rejectionReason: row["rejection_reason"], softFailed: row["soft_failed"],
-                           redactedBy: (row["redacted_by"] as String?).flatMap(EventID.init),
-                           transactionID: row["txn_id"], senderDeviceID: row["device_id"], outlier: row["outlier"])
+        return StoredEvent(pdu: pdu, stream: row[0], stateGroupBefore: row[3], rejectionReason: row[4], softFailed: row[5],
+                           redactedBy: (row[6] as String?).flatMap(EventID.init), transactionID: row[7],
+                           senderDeviceID: row[8], outlier: row[9])
     }
 
     func event(_ eventID: EventID) async throws -> StoredEvent? {
@@ -299,7 +313,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     func eventForTransaction(_ transaction: ClientTransaction) async throws -> EventID? {
         try await storageCall {
             try await pool.read { db in
-                try String.fetchOne(db, sql: "SELECT event_id FROM client_transactions WHERE user_id = ? AND device_id = ? AND txn_id = ?",
+                try String.fetchOne(db.cachedStatement(sql: "SELECT event_id FROM client_transactions WHERE user_id = ? AND device_id = ? AND txn_id = ?"),
                                     arguments: [transaction.userID.rawValue, transaction.deviceID, transaction.transactionID])
                     .flatMap(EventID.init)
             }
@@ -309,13 +323,11 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     func recentEvents(in roomID: RoomID, after: StreamPosition, upTo: StreamPosition, limit: Int) async throws -> [StoredEvent] {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchAll(
-                    db,
-                    sql: """
+                try Row.fetchAll(db.cachedStatement(sql: """
                         SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id)
                         WHERE e.room_id = ? AND e.stream > ? AND e.stream <= ? AND e.rejection_reason IS NULL AND e.soft_failed = 0 AND e.outlier = 0
                         ORDER BY e.stream DESC LIMIT ?
-                        """,
+                        """),
                     arguments: [roomID.rawValue, after, upTo, limit]
                 ).map(Self.storedEvent(from:))
             }
@@ -327,14 +339,12 @@ final class SQLiteRoomStore: RoomStore, Sendable {
         let order = backwards ? "DESC" : "ASC"
         return try await storageCall {
             try await pool.read { db in
-                try Row.fetchAll(
-                    db,
-                    sql: """
+                try Row.fetchAll(db.cachedStatement(sql: """
                         SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id)
                         WHERE e.room_id = ? AND (e.depth, e.stream) \(comparison) (?, ?)
                           AND e.rejection_reason IS NULL AND e.soft_failed = 0 AND e.outlier = 0
                         ORDER BY e.depth \(order), e.stream \(order) LIMIT ?
-                        """,
+                        """),
                     arguments: [roomID.rawValue, position.depth, position.stream, limit]
                 ).map(Self.storedEvent(from:))
             }
@@ -344,13 +354,11 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     func stateHistory(in roomID: RoomID, key: StateKey) async throws -> [StoredEvent] {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchAll(
-                    db,
-                    sql: """
+                try Row.fetchAll(db.cachedStatement(sql: """
                         SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id)
                         WHERE e.room_id = ? AND e.type = ? AND e.state_key = ? AND e.rejection_reason IS NULL
                         ORDER BY e.stream
-                        """,
+                        """),
                     arguments: [roomID.rawValue, key.type, key.stateKey]
                 ).map(Self.storedEvent(from:))
             }
@@ -360,13 +368,11 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     func latestEvent(in roomID: RoomID, atOrBefore position: StreamPosition) async throws -> StoredEvent? {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchOne(
-                    db,
-                    sql: """
+                try Row.fetchOne(db.cachedStatement(sql: """
                         SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id)
                         WHERE e.room_id = ? AND e.stream <= ? AND e.rejection_reason IS NULL AND e.soft_failed = 0 AND e.outlier = 0
                         ORDER BY e.stream DESC LIMIT 1
-                        """,
+                        """),
                     arguments: [roomID.rawValue, position]
                 ).map(Self.storedEvent(from:))
             }
@@ -387,7 +393,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     func stateGroupAfter(_ eventID: EventID) async throws -> StateGroupID? {
         try await storageCall {
             try await pool.read { db in
-                try StateGroupID?.fetchOne(db, sql: "SELECT state_group_after FROM events WHERE event_id = ?",
+                try StateGroupID?.fetchOne(db.cachedStatement(sql: "SELECT state_group_after FROM events WHERE event_id = ?"),
                                            arguments: [eventID.rawValue]) ?? nil
             }
         }
@@ -396,7 +402,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     func topologicalPosition(of eventID: EventID) async throws -> TopologicalPosition? {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT depth, stream FROM events WHERE event_id = ?", arguments: [eventID.rawValue]).map {
+                try Row.fetchOne(db.cachedStatement(sql: "SELECT depth, stream FROM events WHERE event_id = ?"), arguments: [eventID.rawValue]).map {
                     TopologicalPosition(depth: $0["depth"], stream: $0["stream"])
                 }
             }
@@ -405,16 +411,19 @@ final class SQLiteRoomStore: RoomStore, Sendable {
 
     // MARK: Memberships
 
+    /// The columns `membership(from:)` reads, by position (a lookup by name lowercases the name
+    /// on every access).
+    private static let membershipColumns = "room_id, user_id, membership, event_id, stream, forgotten"
+
     private static func membership(from row: Row) -> Membership {
-        Membership(roomID: RoomID(row["room_id"] as String)!, userID: UserID(row["user_id"] as String)!,
-                   membership: row["membership"], eventID: EventID(row["event_id"] as String)!, stream: row["stream"],
-                   forgotten: row["forgotten"])
+        Membership(roomID: RoomID(row[0] as String)!, userID: UserID(row[1] as String)!,
+                   membership: row[2], eventID: EventID(row[3] as String)!, stream: row[4], forgotten: row[5])
     }
 
     func memberships(of userID: UserID) async throws -> [Membership] {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM memberships WHERE user_id = ? AND forgotten = 0", arguments: [userID.rawValue])
+                try Row.fetchAll(db.cachedStatement(sql: "SELECT \(Self.membershipColumns) FROM memberships WHERE user_id = ? AND forgotten = 0"), arguments: [userID.rawValue])
                     .map(Self.membership(from:))
             }
         }
@@ -423,7 +432,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     func members(of roomID: RoomID) async throws -> [Membership] {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM memberships WHERE room_id = ?", arguments: [roomID.rawValue])
+                try Row.fetchAll(db.cachedStatement(sql: "SELECT \(Self.membershipColumns) FROM memberships WHERE room_id = ?"), arguments: [roomID.rawValue])
                     .map(Self.membership(from:))
             }
         }
@@ -440,7 +449,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
 
     func currentStreamPosition() async throws -> StreamPosition {
         try await storageCall {
-            try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT position FROM stream_counter WHERE id = 1") ?? 0 }
+            try await pool.read { db in try Int64.fetchOne(db.cachedStatement(sql: "SELECT position FROM stream_counter WHERE id = 1")) ?? 0 }
         }
     }
 
@@ -458,7 +467,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     func roomID(forAlias alias: RoomAlias) async throws -> RoomID? {
         try await storageCall {
             try await pool.read { db in
-                try String.fetchOne(db, sql: "SELECT room_id FROM room_aliases WHERE alias = ?", arguments: [alias.rawValue]).flatMap(RoomID.init)
+                try String.fetchOne(db.cachedStatement(sql: "SELECT room_id FROM room_aliases WHERE alias = ?"), arguments: [alias.rawValue]).flatMap(RoomID.init)
             }
         }
     }
@@ -466,7 +475,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     func aliases(of roomID: RoomID) async throws -> [RoomAlias] {
         try await storageCall {
             try await pool.read { db in
-                try String.fetchAll(db, sql: "SELECT alias FROM room_aliases WHERE room_id = ? ORDER BY alias", arguments: [roomID.rawValue])
+                try String.fetchAll(db.cachedStatement(sql: "SELECT alias FROM room_aliases WHERE room_id = ? ORDER BY alias"), arguments: [roomID.rawValue])
                     .compactMap(RoomAlias.init)
             }
         }
@@ -475,7 +484,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     func aliasCreator(_ alias: RoomAlias) async throws -> UserID? {
         try await storageCall {
             try await pool.read { db in
-                try String.fetchOne(db, sql: "SELECT creator FROM room_aliases WHERE alias = ?", arguments: [alias.rawValue]).flatMap(UserID.init)
+                try String.fetchOne(db.cachedStatement(sql: "SELECT creator FROM room_aliases WHERE alias = ?"), arguments: [alias.rawValue]).flatMap(UserID.init)
             }
         }
     }
@@ -486,5 +495,58 @@ final class SQLiteRoomStore: RoomStore, Sendable {
                 try db.execute(sql: "DELETE FROM room_aliases WHERE alias = ?", arguments: [alias.rawValue])
             }
         }
+    }
+}
+
+/// Events already parsed, by event ID, each with the stored JSON it was parsed from. Reading
+/// an event parses its JSON into a `PDU`; /sync reads every new event once for each member
+/// waiting, and this spares all but the first parse. An entry is used only when the stored
+/// JSON is byte for byte the one it was parsed from, in the same room version, so an event whose
+/// JSON was rewritten (a redaction, an erasure) is parsed afresh, and sharing the cache between
+/// databases (tests run several servers in one process) can never return another server's
+/// copy: the PDU is a function of those two inputs.
+final class ParsedEvents: Sendable {
+    private struct Entry {
+        let json: String
+        let version: String
+        let pdu: PDU
+    }
+
+    /// Two generations: a full young one becomes the old one, and the old one is dropped, so
+    /// recently used events stay without the bookkeeping of an exact LRU.
+    private struct Generations {
+        var young: [String: Entry] = [:]
+        var old: [String: Entry] = [:]
+    }
+
+    private let generations = Mutex(Generations())
+    private let generationSize: Int
+
+    init(generationSize: Int = 4_096) {
+        self.generationSize = generationSize
+    }
+
+    func pdu(id: String, json: String, version: String) -> PDU? {
+        generations.withLock { generations in
+            guard let entry = generations.young[id] ?? generations.old[id],
+                  entry.version == version, entry.json.utf8.count == json.utf8.count, entry.json.utf8.elementsEqual(json.utf8)
+            else { return nil }
+            if generations.young[id] == nil { Self.insert(entry, id, into: &generations, limit: generationSize) }
+            return entry.pdu
+        }
+    }
+
+    func remember(_ pdu: PDU, json: String) {
+        let entry = Entry(json: json, version: pdu.roomVersion.identifier, pdu: pdu)
+        generations.withLock { Self.insert(entry, pdu.eventID.rawValue, into: &$0, limit: generationSize) }
+    }
+
+    private static func insert(_ entry: Entry, _ id: String, into generations: inout Generations, limit: Int) {
+        if generations.young.count >= limit {
+            generations.old = generations.young
+            generations.young = [:]
+            generations.young.reserveCapacity(limit)
+        }
+        generations.young[id] = entry
     }
 }

@@ -101,7 +101,7 @@ final class QuickReader: Sendable {
 /// Takes the next position in the server-wide stream. Must run inside a write transaction, so
 /// positions commit in the order they are taken.
 func nextStreamPosition(_ db: Database) throws -> Int64 {
-    guard let position = try Int64.fetchOne(db, sql: "UPDATE stream_counter SET position = position + 1 WHERE id = 1 RETURNING position")
+    guard let position = try Int64.fetchOne(db.cachedStatement(sql: "UPDATE stream_counter SET position = position + 1 WHERE id = 1 RETURNING position"))
     else { throw StorageError.backend("stream counter missing") }
     return position
 }

@@ -24,7 +24,7 @@ struct SQLiteUserDataStore: UserDataStore {
     func accountData(_ userID: UserID, roomID: RoomID?, type: String) async throws -> JSONObject? {
         try await storageCall {
             try await pool.read { db in
-                try String.fetchOne(db, sql: "SELECT content FROM account_data WHERE user_id = ? AND room_id = ? AND type = ?",
+                try String.fetchOne(db.cachedStatement(sql: "SELECT content FROM account_data WHERE user_id = ? AND room_id = ? AND type = ?"),
                                     arguments: [userID.rawValue, roomID?.rawValue ?? "", type])
                     .flatMap { try JSONValue.parse($0).objectValue }
             }
@@ -34,7 +34,7 @@ struct SQLiteUserDataStore: UserDataStore {
     func accountData(_ userID: UserID, changedAfter after: StreamPosition) async throws -> [AccountDataEntry] {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM account_data WHERE user_id = ? AND stream > ? ORDER BY stream",
+                try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM account_data WHERE user_id = ? AND stream > ? ORDER BY stream"),
                                  arguments: [userID.rawValue, after]).map { row in
                     let room: String = row["room_id"]
                     return AccountDataEntry(roomID: room.isEmpty ? nil : RoomID(room), type: row["type"],
@@ -90,7 +90,7 @@ struct SQLiteUserDataStore: UserDataStore {
     func receipt(of userID: UserID, in roomID: RoomID, type: String) async throws -> Receipt? {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT * FROM receipts WHERE room_id = ? AND user_id = ? AND type = ? ORDER BY stream DESC LIMIT 1",
+                try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM receipts WHERE room_id = ? AND user_id = ? AND type = ? ORDER BY stream DESC LIMIT 1"),
                                  arguments: [roomID.rawValue, userID.rawValue, type]).map(Self.receipt(from:))
             }
         }
@@ -99,7 +99,7 @@ struct SQLiteUserDataStore: UserDataStore {
     func saveFilter(_ userID: UserID, _ filter: JSONObject) async throws -> String {
         try await storageCall {
             try await pool.write { db in
-                let next = (try Int64.fetchOne(db, sql: "SELECT max(filter_id) FROM filters WHERE user_id = ?", arguments: [userID.rawValue]) ?? -1) + 1
+                let next = (try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(filter_id) FROM filters WHERE user_id = ?"), arguments: [userID.rawValue]) ?? -1) + 1
                 try db.execute(sql: "INSERT INTO filters (user_id, filter_id, json) VALUES (?, ?, ?)",
                                arguments: [userID.rawValue, next, filter.encoded().utf8String])
                 return String(next)
@@ -111,7 +111,7 @@ struct SQLiteUserDataStore: UserDataStore {
         guard let number = Int64(id) else { return nil }
         return try await storageCall {
             try await pool.read { db in
-                try String.fetchOne(db, sql: "SELECT json FROM filters WHERE user_id = ? AND filter_id = ?", arguments: [userID.rawValue, number])
+                try String.fetchOne(db.cachedStatement(sql: "SELECT json FROM filters WHERE user_id = ? AND filter_id = ?"), arguments: [userID.rawValue, number])
                     .flatMap { try JSONValue.parse($0).objectValue }
             }
         }
@@ -131,7 +131,7 @@ struct SQLiteUserDataStore: UserDataStore {
     func reports() async throws -> [ContentReport] {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM reports ORDER BY id").map { row in
+                try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM reports ORDER BY id")).map { row in
                     var report = ContentReport(reporter: UserID(row["reporter"] as String)!,
                                                roomID: (row["room_id"] as String?).flatMap(RoomID.init),
                                                eventID: (row["event_id"] as String?).flatMap(EventID.init),
@@ -175,7 +175,7 @@ struct SQLiteMediaStore: MediaStore {
     func media(_ mediaID: String) async throws -> MediaRecord? {
         try await storageCall {
             try await pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT * FROM media WHERE media_id = ?", arguments: [mediaID]).map {
+                try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM media WHERE media_id = ?"), arguments: [mediaID]).map {
                     MediaRecord(mediaID: $0["media_id"], uploader: ($0["uploader"] as String?).flatMap(UserID.init),
                                 contentType: $0["content_type"], fileName: $0["file_name"], size: $0["size"],
                                 createdAt: $0["created_at"], sha256: $0["sha256"])
@@ -193,7 +193,7 @@ struct SQLiteMediaStore: MediaStore {
     func isReferenced(sha256: String) async throws -> Bool {
         try await storageCall {
             try await pool.read { db in
-                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM media WHERE sha256 = ?)", arguments: [sha256]) ?? false
+                try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM media WHERE sha256 = ?)"), arguments: [sha256]) ?? false
             }
         }
     }
