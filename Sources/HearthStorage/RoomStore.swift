@@ -209,6 +209,11 @@ public protocol RoomStore: Sendable {
     /// Visible events of a room with stream position in `(after, upTo]`, newest first, at
     /// most `limit`.
     func recentEvents(in roomID: RoomID, after: StreamPosition, upTo: StreamPosition, limit: Int) async throws -> [StoredEvent]
+    /// What may be unread for `user`: of the newest `window` visible events in `(after, upTo]`,
+    /// those newer than the user's own latest one, newest first. Only those events are read in
+    /// full.
+    func eventsAfterOwnLatest(in roomID: RoomID, user: UserID, after: StreamPosition, upTo: StreamPosition,
+                              window: Int) async throws -> [StoredEvent]
     /// Visible events before (backwards) or after (forwards) a topological position.
     func events(in roomID: RoomID, from: TopologicalPosition, backwards: Bool, limit: Int) async throws -> [StoredEvent]
     /// Every accepted event that set `key` in the room, oldest first (membership history).

@@ -334,6 +334,41 @@ final class SQLiteRoomStore: RoomStore, Sendable {
         }
     }
 
+    func eventsAfterOwnLatest(in roomID: RoomID, user: UserID, after: StreamPosition, upTo: StreamPosition,
+                              window: Int) async throws -> [StoredEvent] {
+        try await storageCall {
+            try await pool.read { db in
+                // The window's positions and senders first (no JSON), then only the events after
+                // the user's own latest one.
+                var cut = after
+                let headers = try Row.fetchCursor(
+                    db.cachedStatement(sql: """
+                        SELECT stream, sender FROM events
+                        WHERE room_id = ? AND stream > ? AND stream <= ? AND rejection_reason IS NULL AND soft_failed = 0 AND outlier = 0
+                        ORDER BY stream DESC LIMIT ?
+                        """),
+                    arguments: [roomID.rawValue, after, upTo, window])
+                var inWindow = 0
+                while let row = try headers.next() {
+                    inWindow += 1
+                    if row[1] as String == user.rawValue {
+                        cut = row[0]
+                        break
+                    }
+                }
+                if inWindow == 0 { return [] }
+                return try Row.fetchAll(
+                    db.cachedStatement(sql: """
+                        SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id)
+                        WHERE e.room_id = ? AND e.stream > ? AND e.stream <= ? AND e.rejection_reason IS NULL AND e.soft_failed = 0 AND e.outlier = 0
+                        ORDER BY e.stream DESC LIMIT ?
+                        """),
+                    arguments: [roomID.rawValue, cut, upTo, window]
+                ).map(Self.storedEvent(from:))
+            }
+        }
+    }
+
     func events(in roomID: RoomID, from position: TopologicalPosition, backwards: Bool, limit: Int) async throws -> [StoredEvent] {
         let comparison = backwards ? "<" : ">"
         let order = backwards ? "DESC" : "ASC"
@@ -527,12 +562,24 @@ final class ParsedEvents: Sendable {
     }
 
     func pdu(id: String, json: String, version: String) -> PDU? {
-        generations.withLock { generations in
-            guard let entry = generations.young[id] ?? generations.old[id],
-                  entry.version == version, entry.json.utf8.count == json.utf8.count, entry.json.utf8.elementsEqual(json.utf8)
-            else { return nil }
-            if generations.young[id] == nil { Self.insert(entry, id, into: &generations, limit: generationSize) }
-            return entry.pdu
+        // The JSON is compared outside the lock: it is the costly part.
+        guard let (entry, young) = generations.withLock({ generations -> (Entry, Bool)? in
+                  if let entry = generations.young[id] { return (entry, true) }
+                  return generations.old[id].map { ($0, false) }
+              }),
+              entry.version == version, Self.sameBytes(entry.json, json)
+        else { return nil }
+        if !young { generations.withLock { Self.insert(entry, id, into: &$0, limit: generationSize) } }
+        return entry.pdu
+    }
+
+    /// Byte equality (`==` on strings compares canonical equivalence, and slowly).
+    private static func sameBytes(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                x.count == y.count && (x.isEmpty || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0)
+            }
         }
     }
 

@@ -355,9 +355,9 @@ public final class Sync: Sendable {
             if let event = try await store.event(id) { readStream = max(readStream, event.stream) }
         }
         let now = try await store.currentStreamPosition()
-        let events = try await store.recentEvents(in: roomID, after: readStream, upTo: now, limit: 100)
-        let ownEvent = events.first { $0.pdu.sender == user }
-        let unread = events.filter { $0.pdu.sender != user && $0.stream > (ownEvent?.stream ?? 0) }
+        // Counted among the 100 newest events after the receipt; the user's own message marks
+        // everything before it as read.
+        let unread = try await store.eventsAfterOwnLatest(in: roomID, user: user, after: readStream, upTo: now, window: 100)
         var notifications: Int64 = 0
         var highlights: Int64 = 0
         if unread.isEmpty { return ["notification_count": 0, "highlight_count": 0] }
