@@ -49,7 +49,8 @@ let package = Package(
             swiftSettings: strict
         ),
         // libgd, for media thumbnails.
-        .systemLibrary(name: "CGD", pkgConfig: "gdlib", providers: [.apt(["libgd-dev"])]),
+        // libgd's headers (libgd-dev); the library itself is loaded at the first thumbnail.
+        .target(name: "CGD", linkerSettings: [.linkedLibrary("dl")]),
         // Homeserver behaviour without HTTP: accounts, rooms, the event pipeline, sync.
         .target(
             name: "HearthHomeserver",

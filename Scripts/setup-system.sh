@@ -2,7 +2,7 @@
 # Installs the Debian packages Hearth needs to build and test, if any are missing.
 #   libsqlite3-dev  SQLite (GRDB links the system library)
 #   libssl-dev zlib1g-dev  TLS and compression for the HTTP stack
-#   libgd-dev       thumbnails (PNG, JPEG, GIF, WebP)
+#   libgd-dev       thumbnails (PNG, JPEG, GIF, WebP): headers to build, libgd3 loaded at the first thumbnail
 #   python3-venv    the test clients' virtual environment
 #   libmagic1       matrix-commander's file-type detection
 #   openssl curl    test certificates and probes

@@ -8,18 +8,19 @@ enum TestImage {
     enum Format: String, CaseIterable, Sendable { case png, jpeg, gif, webp }
 
     static func make(_ format: Format, width: Int, height: Int) -> [UInt8] {
-        let image = gdImageCreateTrueColor(Int32(width), Int32(height))!
-        defer { gdImageDestroy(image) }
-        gdImageFilledRectangle(image, 0, 0, Int32(width / 2 - 1), Int32(height - 1), 0xFF0000)
-        gdImageFilledRectangle(image, Int32(width / 2), 0, Int32(width - 1), Int32(height - 1), 0x0000FF)
+        precondition(hearth_gd_load() != 0, "libgd (libgd3) is needed to make test images")
+        let image = hearth_gdImageCreateTrueColor(Int32(width), Int32(height))!
+        defer { hearth_gdImageDestroy(image) }
+        hearth_gdImageFilledRectangle(image, 0, 0, Int32(width / 2 - 1), Int32(height - 1), 0xFF0000)
+        hearth_gdImageFilledRectangle(image, Int32(width / 2), 0, Int32(width - 1), Int32(height - 1), 0x0000FF)
         var size: Int32 = 0
         let pointer: UnsafeMutableRawPointer? = switch format {
-        case .png: gdImagePngPtr(image, &size)
-        case .jpeg: gdImageJpegPtr(image, &size, 90)
-        case .gif: gdImageGifPtr(image, &size)
-        case .webp: gdImageWebpPtr(image, &size)
+        case .png: hearth_gdImagePngPtr(image, &size)
+        case .jpeg: hearth_gdImageJpegPtr(image, &size, 90)
+        case .gif: hearth_gdImageGifPtr(image, &size)
+        case .webp: hearth_gdImageWebpPtr(image, &size)
         }
-        defer { gdFree(pointer) }
+        defer { hearth_gdFree(pointer) }
         return Array(UnsafeRawBufferPointer(start: pointer, count: Int(size)))
     }
 
@@ -32,20 +33,21 @@ enum TestImage {
     }
 
     static func decode(_ bytes: [UInt8], _ format: Format) -> Decoded? {
+        precondition(hearth_gd_load() != 0, "libgd (libgd3) is needed to read test images")
         var copy = bytes
         let image: gdImagePtr? = copy.withUnsafeMutableBytes { buffer in
             switch format {
-            case .png: gdImageCreateFromPngPtr(Int32(buffer.count), buffer.baseAddress)
-            case .jpeg: gdImageCreateFromJpegPtr(Int32(buffer.count), buffer.baseAddress)
-            case .gif: gdImageCreateFromGifPtr(Int32(buffer.count), buffer.baseAddress)
-            case .webp: gdImageCreateFromWebpPtr(Int32(buffer.count), buffer.baseAddress)
+            case .png: hearth_gdImageCreateFromPngPtr(Int32(buffer.count), buffer.baseAddress)
+            case .jpeg: hearth_gdImageCreateFromJpegPtr(Int32(buffer.count), buffer.baseAddress)
+            case .gif: hearth_gdImageCreateFromGifPtr(Int32(buffer.count), buffer.baseAddress)
+            case .webp: hearth_gdImageCreateFromWebpPtr(Int32(buffer.count), buffer.baseAddress)
             }
         }
         guard let image else { return nil }
-        defer { gdImageDestroy(image) }
+        defer { hearth_gdImageDestroy(image) }
         let w = Int(image.pointee.sx), h = Int(image.pointee.sy)
         func rgb(_ x: Int) -> (Int, Int, Int) {
-            let c = Int(gdImageGetTrueColorPixel(image, Int32(x), Int32(h / 2)))
+            let c = Int(hearth_gdImageGetTrueColorPixel(image, Int32(x), Int32(h / 2)))
             return ((c >> 16) & 0xFF, (c >> 8) & 0xFF, c & 0xFF)
         }
         return Decoded(width: w, height: h, left: rgb(w / 8), right: rgb(w - 1 - w / 8))

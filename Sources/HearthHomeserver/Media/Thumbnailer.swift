@@ -1,7 +1,7 @@
 import CGD
 public import HearthCore
 
-/// Makes thumbnails of PNG, JPEG, GIF and WebP images with libgd.
+/// Makes thumbnails of PNG, JPEG, GIF and WebP images with libgd (loaded at the first one).
 /// Spec: https://spec.matrix.org/v1.19/client-server-api/#thumbnails
 ///
 /// The requested size is a minimum: "scale" keeps the aspect ratio and covers the requested
@@ -38,20 +38,24 @@ public enum Thumbnailer {
         let factor = min(1, max(Double(wantW) / Double(header.width), Double(wantH) / Double(header.height)))
         if factor >= 1, method == .scale || (header.width <= wantW && header.height <= wantH) { return nil }
 
+        guard hearth_gd_load() != 0 else {
+            let why = hearth_gd_error().map { String(cString: $0) } ?? "unknown"
+            throw MatrixError(.unknown, status: 400, "Thumbnails are not available on this server (libgd: \(why))")
+        }
         var copy = bytes
         let decoded: gdImagePtr? = copy.withUnsafeMutableBytes { buffer in
             let size = Int32(buffer.count)
             switch header.format {
-            case .png: return gdImageCreateFromPngPtr(size, buffer.baseAddress)
-            case .jpeg: return gdImageCreateFromJpegPtr(size, buffer.baseAddress)
-            case .gif: return gdImageCreateFromGifPtr(size, buffer.baseAddress)
-            case .webp: return gdImageCreateFromWebpPtr(size, buffer.baseAddress)
+            case .png: return hearth_gdImageCreateFromPngPtr(size, buffer.baseAddress)
+            case .jpeg: return hearth_gdImageCreateFromJpegPtr(size, buffer.baseAddress)
+            case .gif: return hearth_gdImageCreateFromGifPtr(size, buffer.baseAddress)
+            case .webp: return hearth_gdImageCreateFromWebpPtr(size, buffer.baseAddress)
             }
         }
         guard let source = decoded else {
             throw MatrixError(.unknown, status: 400, "Cannot generate thumbnails for the requested content")
         }
-        defer { gdImageDestroy(source) }
+        defer { hearth_gdImageDestroy(source) }
         let sourceW = Int(source.pointee.sx)
         let sourceH = Int(source.pointee.sy)
 
@@ -67,15 +71,15 @@ public enum Thumbnailer {
             cropX = (sourceW - cropW) / 2
             cropY = (sourceH - cropH) / 2
         }
-        guard let target = gdImageCreateTrueColor(Int32(outW), Int32(outH)) else {
+        guard let target = hearth_gdImageCreateTrueColor(Int32(outW), Int32(outH)) else {
             throw MatrixError.unknown("Could not allocate the thumbnail")
         }
-        defer { gdImageDestroy(target) }
+        defer { hearth_gdImageDestroy(target) }
         // Keep transparency: copy alpha as it is rather than blending onto black.
-        gdImageAlphaBlending(target, 0)
-        gdImageSaveAlpha(target, 1)
-        gdImageFilledRectangle(target, 0, 0, Int32(outW - 1), Int32(outH - 1), 0x7F00_0000)
-        gdImageCopyResampled(target, source, 0, 0, Int32(cropX), Int32(cropY), Int32(outW), Int32(outH),
+        hearth_gdImageAlphaBlending(target, 0)
+        hearth_gdImageSaveAlpha(target, 1)
+        hearth_gdImageFilledRectangle(target, 0, 0, Int32(outW - 1), Int32(outH - 1), 0x7F00_0000)
+        hearth_gdImageCopyResampled(target, source, 0, 0, Int32(cropX), Int32(cropY), Int32(outW), Int32(outH),
                              Int32(cropW), Int32(cropH))
 
         // JPEG stays JPEG; WebP stays WebP; PNG and GIF become PNG (lossless, keeps alpha).
@@ -85,16 +89,16 @@ public enum Thumbnailer {
         switch header.format {
         case .jpeg:
             contentType = "image/jpeg"
-            encoded = gdImageJpegPtr(target, &size, 85)
+            encoded = hearth_gdImageJpegPtr(target, &size, 85)
         case .webp:
             contentType = "image/webp"
-            encoded = gdImageWebpPtr(target, &size)
+            encoded = hearth_gdImageWebpPtr(target, &size)
         case .png, .gif:
             contentType = "image/png"
-            encoded = gdImagePngPtr(target, &size)
+            encoded = hearth_gdImagePngPtr(target, &size)
         }
         guard let encoded, size > 0 else { throw MatrixError.unknown("Could not encode the thumbnail") }
-        defer { gdFree(encoded) }
+        defer { hearth_gdFree(encoded) }
         let output = Array(UnsafeRawBufferPointer(start: encoded, count: Int(size)))
         return Thumbnail(bytes: output, contentType: contentType, width: outW, height: outH)
     }
