@@ -567,20 +567,10 @@ final class ParsedEvents: Sendable {
                   if let entry = generations.young[id] { return (entry, true) }
                   return generations.old[id].map { ($0, false) }
               }),
-              entry.version == version, Self.sameBytes(entry.json, json)
+              entry.version == version, entry.json.hasSameUTF8(as: json)
         else { return nil }
         if !young { generations.withLock { Self.insert(entry, id, into: &$0, limit: generationSize) } }
         return entry.pdu
-    }
-
-    /// Byte equality (`==` on strings compares canonical equivalence, and slowly).
-    private static func sameBytes(_ a: String, _ b: String) -> Bool {
-        var a = a, b = b
-        return a.withUTF8 { x in
-            b.withUTF8 { y in
-                x.count == y.count && (x.isEmpty || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0)
-            }
-        }
     }
 
     func remember(_ pdu: PDU, json: String) {

@@ -79,3 +79,28 @@ import Testing
         #expect(RoomAlias("#:example.org") == nil)
     }
 }
+
+@Suite struct ByteEqualityTests {
+    @Test func comparesEveryLengthAroundTheWordSize() {
+        for length in 0...33 {
+            let base = String(repeating: "a", count: length)
+            #expect(base.hasSameUTF8(as: String(repeating: "a", count: length)))
+            #expect(!base.hasSameUTF8(as: base + "a"))
+            for position in 0..<length {
+                var bytes = Array(base.utf8)
+                bytes[position] = UInt8(ascii: "b")
+                #expect(!base.hasSameUTF8(as: String(decoding: bytes, as: UTF8.self)), "length \(length), byte \(position)")
+            }
+        }
+    }
+
+    @Test func identifiersCompareBytesNotCanonicalEquivalence() {
+        // "é" precomposed and decomposed: equal as Swift strings, different identifiers.
+        let composed = "@caf\u{E9}:example.org", decomposed = "@cafe\u{301}:example.org"
+        #expect(composed == decomposed)
+        #expect(!composed.hasSameUTF8(as: decomposed))
+        #expect(JSONValue.string(composed) != JSONValue.string(decomposed))
+        #expect(EventID("$abc:example.org") == EventID("$abc:example.org"))
+        #expect(EventID("$abc:example.org") != EventID("$abd:example.org"))
+    }
+}

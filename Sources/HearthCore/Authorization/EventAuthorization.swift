@@ -57,7 +57,7 @@ public enum EventAuthorization {
             guard let stateKey = event.stateKey else {
                 throw numbers.reject(numbers.top(.aliases, 1), "m.room.aliases without a state_key")
             }
-            guard stateKey.utf8.elementsEqual(event.sender.server.rawValue.utf8) else {
+            guard stateKey.hasSameUTF8(as: event.sender.server.rawValue) else {
                 throw numbers.reject(numbers.top(.aliases, 2), "m.room.aliases state_key is not the sender's domain")
             }
             return
@@ -99,7 +99,7 @@ public enum EventAuthorization {
         // "If the event has a `state_key` that starts with an `@` and does not match the
         // `sender`, reject."
         if let stateKey = event.stateKey, stateKey.utf8.first == UInt8(ascii: "@"),
-           !stateKey.utf8.elementsEqual(event.sender.rawValue.utf8) {
+           !stateKey.hasSameUTF8(as: event.sender.rawValue) {
             throw numbers.reject(numbers.top(.userStateKey), "state_key \(stateKey) names a user other than the sender")
         }
 

@@ -36,7 +36,7 @@ enum MembershipRules {
     }
 
     private static func isSender(_ event: PDU, _ target: String) -> Bool {
-        event.sender.rawValue.utf8.elementsEqual(target.utf8)
+        event.sender.rawValue.hasSameUTF8(as: target)
     }
 
     // MARK: join
@@ -52,7 +52,7 @@ enum MembershipRules {
             ? create.content["creator"]?.stringValue
             : create.sender.rawValue
         if event.prevEvents.count == 1, event.prevEvents[0] == create.eventID,
-           let firstJoiner, firstJoiner.utf8.elementsEqual(target.utf8) {
+           let firstJoiner, firstJoiner.hasSameUTF8(as: target) {
             return
         }
 

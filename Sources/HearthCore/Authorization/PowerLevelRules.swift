@@ -119,7 +119,7 @@ enum PowerLevelRules {
         // the `sender`'s own entry: If the current value is greater than or equal to the
         // `sender`'s current power level, reject."
         let userChanges = changedEntries(old: previous["users"]?.objectValue, new: newUsers, level: level)
-        for change in userChanges where change.old != nil && !change.key.utf8.elementsEqual(event.sender.rawValue.utf8) {
+        for change in userChanges where change.old != nil && !change.key.hasSameUTF8(as: event.sender.rawValue) {
             if PowerLevel.finite(change.old!) >= senderLevel {
                 throw numbers.reject(numbers.powerLevels(.usersCurrent, 1),
                                      "cannot change the level of \(change.key) (\(change.old!)), not below the sender's \(senderLevel)")

@@ -23,7 +23,7 @@ enum ThirdPartyInviteRules {
             throw reject(3, "third_party_invite.signed lacks mxid or token")
         }
         // "If `mxid` does not match `state_key`, reject."
-        guard let mxidText = mxid.stringValue, mxidText.utf8.elementsEqual(target.utf8) else {
+        guard let mxidText = mxid.stringValue, mxidText.hasSameUTF8(as: target) else {
             throw reject(4, "third_party_invite.signed.mxid does not match the state_key")
         }
         // "If there is no `m.room.third_party_invite` event in the current room state with

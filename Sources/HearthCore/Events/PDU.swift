@@ -195,7 +195,7 @@ public struct StateKey: Hashable, Sendable, Comparable, CustomStringConvertible 
         return t != 0 ? t < 0 : JSONObject.compare(a.stateKey, b.stateKey) < 0
     }
     public static func == (a: StateKey, b: StateKey) -> Bool {
-        a.type.utf8.elementsEqual(b.type.utf8) && a.stateKey.utf8.elementsEqual(b.stateKey.utf8)
+        a.type.hasSameUTF8(as: b.type) && a.stateKey.hasSameUTF8(as: b.stateKey)
     }
     public func hash(into hasher: inout Hasher) {
         hasher.combine(type)

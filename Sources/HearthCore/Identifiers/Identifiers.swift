@@ -58,7 +58,7 @@ public struct UserID: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     public var description: String { rawValue }
     public static func < (a: UserID, b: UserID) -> Bool { JSONObject.compare(a.rawValue, b.rawValue) < 0 }
-    public static func == (a: UserID, b: UserID) -> Bool { a.rawValue.utf8.elementsEqual(b.rawValue.utf8) }
+    public static func == (a: UserID, b: UserID) -> Bool { a.rawValue.hasSameUTF8(as: b.rawValue) }
     public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
 }
 
@@ -95,7 +95,7 @@ public struct RoomID: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     public var description: String { rawValue }
     public static func < (a: RoomID, b: RoomID) -> Bool { JSONObject.compare(a.rawValue, b.rawValue) < 0 }
-    public static func == (a: RoomID, b: RoomID) -> Bool { a.rawValue.utf8.elementsEqual(b.rawValue.utf8) }
+    public static func == (a: RoomID, b: RoomID) -> Bool { a.rawValue.hasSameUTF8(as: b.rawValue) }
     public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
 }
 
@@ -127,7 +127,7 @@ public struct EventID: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     public var description: String { rawValue }
     public static func < (a: EventID, b: EventID) -> Bool { JSONObject.compare(a.rawValue, b.rawValue) < 0 }
-    public static func == (a: EventID, b: EventID) -> Bool { a.rawValue.utf8.elementsEqual(b.rawValue.utf8) }
+    public static func == (a: EventID, b: EventID) -> Bool { a.rawValue.hasSameUTF8(as: b.rawValue) }
     public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
 }
 

@@ -77,7 +77,7 @@ public struct ServerName: Hashable, Sendable, Comparable, CustomStringConvertibl
 
     public var description: String { rawValue }
     public static func < (a: ServerName, b: ServerName) -> Bool { JSONObject.compare(a.rawValue, b.rawValue) < 0 }
-    public static func == (a: ServerName, b: ServerName) -> Bool { a.rawValue.utf8.elementsEqual(b.rawValue.utf8) }
+    public static func == (a: ServerName, b: ServerName) -> Bool { a.rawValue.hasSameUTF8(as: b.rawValue) }
     public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
 
     static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }

@@ -9,7 +9,7 @@ public struct JSONObject: Sendable, Hashable {
         public var value: JSONValue
 
         public static func == (lhs: Member, rhs: Member) -> Bool {
-            lhs.key.utf8.elementsEqual(rhs.key.utf8) && lhs.value == rhs.value
+            lhs.key.hasSameUTF8(as: rhs.key) && lhs.value == rhs.value
         }
         public func hash(into hasher: inout Hasher) {
             for byte in key.utf8 { hasher.combine(byte) }

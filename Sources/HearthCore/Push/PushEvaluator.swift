@@ -83,7 +83,7 @@ public enum PushEvaluator {
     /// `event`, with its actions; nil when none matches, and for the user's own events, which
     /// never notify. `event` is the event in client format.
     public static func evaluate(_ event: JSONObject, ruleset: PushRuleset, context: PushContext) -> PushEvaluation? {
-        if let sender = event["sender"]?.stringValue, sender.utf8.elementsEqual(context.userID.rawValue.utf8) {
+        if let sender = event["sender"]?.stringValue, sender.hasSameUTF8(as: context.userID.rawValue) {
             return nil
         }
         for (kind, rule) in ruleset.orderedRules where rule.matches(event, kind: kind, context: context) {

@@ -109,9 +109,9 @@ public struct PushRule: Sendable, Hashable {
             guard let pattern, let body = event["content"]?["body"]?.stringValue else { return false }
             return GlobPattern(pattern).matchesWordBounded(in: body)
         case .room:
-            return event["room_id"]?.stringValue.map { $0.utf8.elementsEqual(ruleID.utf8) } ?? false
+            return event["room_id"]?.stringValue.map { $0.hasSameUTF8(as: ruleID) } ?? false
         case .sender:
-            return event["sender"]?.stringValue.map { $0.utf8.elementsEqual(ruleID.utf8) } ?? false
+            return event["sender"]?.stringValue.map { $0.hasSameUTF8(as: ruleID) } ?? false
         }
     }
 }

@@ -76,7 +76,7 @@ public enum StateResolution {
         case "m.room.member":
             guard let membership = event.content["membership"]?.stringValue,
                   membership == "leave" || membership == "ban" else { return false }
-            return !event.sender.rawValue.utf8.elementsEqual(stateKey.utf8)
+            return !event.sender.rawValue.hasSameUTF8(as: stateKey)
         default:
             return false
         }

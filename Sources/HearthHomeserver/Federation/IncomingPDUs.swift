@@ -64,7 +64,10 @@ extension RoomFederation {
 
     /// `room` is the room the event was asked for (history and gaps): a room version 12 create
     /// event names no room and is checked against it.
-    func receivePDU(_ json: JSONObject, from origin: ServerName, mode: Arrival, room: RoomID? = nil) async -> (EventID?, PDUOutcome) {
+    /// `verified` is the event after checks 1–3 when they were done already (a transaction's
+    /// PDUs are checked in parallel first).
+    func receivePDU(_ json: JSONObject, from origin: ServerName, mode: Arrival, room: RoomID? = nil,
+                    verified alreadyVerified: PDU? = nil) async -> (EventID?, PDUOutcome) {
         var eventID: EventID? = nil
         do {
             guard let roomID = json["room_id"]?.stringValue.flatMap(RoomID.init) ?? (json["type"]?.stringValue == "m.room.create" ? room : nil)
@@ -72,7 +75,9 @@ extension RoomFederation {
                 throw DroppedPDU("missing or invalid room_id")
             }
             guard try await rooms.exists(roomID) else { throw DroppedPDU("unknown room \(roomID)") }
-            let decoded = try decode(json, version: try await rooms.version(of: roomID))
+            let version = try await rooms.version(of: roomID)
+            let preverified = alreadyVerified.flatMap { $0.roomVersion == version && $0.roomID == roomID ? $0 : nil }
+            let decoded = try preverified ?? decode(json, version: version)
             eventID = decoded.eventID
             guard decoded.roomID == roomID else { throw DroppedPDU("room ID changed in decoding") }
             guard try await isAllowedByACL(origin, in: roomID) else {
@@ -84,7 +89,7 @@ extension RoomFederation {
                 if try await store.event(decoded.eventID) != nil { return (decoded.eventID, .alreadyKnown) }
                 throw DroppedPDU("this server is not in room \(roomID)")
             }
-            let pdu = try await verified(decoded)
+            let pdu = if let preverified { preverified } else { try await verified(decoded) }
             if let existing = try await store.event(pdu.eventID), !existing.outlier { return (pdu.eventID, .alreadyKnown) }
             try await fetchMissingAuthEvents(of: pdu, from: origin)
             // The usual case, an event that follows ones this server has: no gap to fill, and
