@@ -33,6 +33,9 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
             // Deleted and overwritten content (redactions, expired messages, erased accounts)
             // is zeroed on disk, not left in free pages.
             try db.execute(sql: "PRAGMA secure_delete = ON")
+            // Up to 16 MiB of pages per connection (SQLite's default is 2 MiB), allocated as
+            // used: with the default, writing an event re-read index pages from the file.
+            try db.execute(sql: "PRAGMA cache_size = -16384")
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
