@@ -105,9 +105,9 @@ final class SQLiteRoomStore: RoomStore, Sendable {
         if !event.outlier, let key = event.stateChange, event.rejectionReason == nil {
             after = try Self.createStateGroup(db, room: pdu.roomID, parent: event.stateGroupBefore, set: key, to: pdu.eventID)
         }
-        let storedAsOutlier = try Bool.fetchOne(
+        // Only a timeline event can replace a stored outlier (an outlier is never written twice).
+        let wasOutlier = try !event.outlier && Bool.fetchOne(
             db.cachedStatement(sql: "SELECT outlier FROM events WHERE event_id = ?"), arguments: [pdu.eventID.rawValue]) ?? false
-        let wasOutlier = !event.outlier && storedAsOutlier
         if wasOutlier {
             // Known until now for its own sake only: it takes its place in the room.
             try db.cachedStatement(

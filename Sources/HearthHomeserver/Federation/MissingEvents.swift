@@ -26,30 +26,16 @@ extension RoomFederation {
     /// Checks (format, signatures, hash) and stores fetched events as outliers, auth events
     /// first, fetching with /event whatever auth events are still missing, and then the events
     /// in `ensuring` that are still unknown. Returns those of the events it stored or already
-    /// had that are accepted (not rejected).
+    /// had that are accepted (not rejected), and the event ID of each of `jsons` that passed
+    /// the checks, by position (so that callers need not hash them again).
     @discardableResult
     func storeFetchedEvents(_ jsons: [JSONObject], ensuring wanted: [EventID], room: RoomID, version: RoomVersion,
-                            from origin: ServerName) async throws -> [EventID: PDU] {
+                            from origin: ServerName) async throws -> (accepted: [EventID: PDU], idAt: [Int: EventID]) {
+        // Checking signatures is most of the work for a big room's state.
+        let checked = await checkedInParallel(Array(jsons.enumerated()), slices: jsons.count >= 256 ? 4 : 1) { _ in version }
+            .filter { $0.value.roomID == room }
         var pending: [EventID: PDU] = [:]
-        // Checking signatures is most of the work for a big room's state: it is spread over
-        // the cores, a slice of the events each.
-        let slices = jsons.count >= 256 ? 4 : 1
-        let sliceSize = (jsons.count + slices - 1) / slices
-        await withTaskGroup(of: [PDU].self) { group in
-            for start in stride(from: 0, to: jsons.count, by: max(sliceSize, 1)) {
-                let slice = jsons[start..<min(start + sliceSize, jsons.count)]
-                group.addTask {
-                    var checked: [PDU] = []
-                    for json in slice {
-                        if let pdu = try? await self.checkedPDU(json, version: version), pdu.roomID == room { checked.append(pdu) }
-                    }
-                    return checked
-                }
-            }
-            for await checked in group {
-                for pdu in checked { pending[pdu.eventID] = pdu }
-            }
-        }
+        for pdu in checked.values { pending[pdu.eventID] = pdu }
         var wanted = wanted
         // In room version 12 no event cites the create event: the room ID names it.
         if !version.auth.createEventIsAuthEvent, let create = EventID("$" + room.rawValue.dropFirst()),
@@ -72,7 +58,33 @@ extension RoomFederation {
             }
         }
         let accepted = try await storeOutliers(Array(pending.values))
-        return pending.filter { accepted.contains($0.key) }
+        return (pending.filter { accepted.contains($0.key) }, checked.mapValues(\.eventID))
+    }
+
+    /// Checks 1–3 (format, signatures, content hash) of many events at once, spread over
+    /// `slices` tasks: the checked event for each position whose event passes. `version` is
+    /// the room version to read an event with, nil to skip it.
+    func checkedInParallel(_ jsons: [(offset: Int, element: JSONObject)], slices: Int,
+                           version: @escaping @Sendable (JSONObject) async -> RoomVersion?) async -> [Int: PDU] {
+        guard !jsons.isEmpty else { return [:] }
+        let sliceSize = (jsons.count + max(slices, 1) - 1) / max(slices, 1)
+        return await withTaskGroup(of: [Int: PDU].self) { group in
+            for start in stride(from: 0, to: jsons.count, by: sliceSize) {
+                let slice = jsons[start..<min(start + sliceSize, jsons.count)]
+                group.addTask {
+                    var checked: [Int: PDU] = [:]
+                    for (index, json) in slice {
+                        guard let version = await version(json), let pdu = try? await self.checkedPDU(json, version: version)
+                        else { continue }
+                        checked[index] = pdu
+                    }
+                    return checked
+                }
+            }
+            var all: [Int: PDU] = [:]
+            for await part in group { all.merge(part) { first, _ in first } }
+            return all
+        }
     }
 
     /// Events ordered so that every event comes after those of its auth events in the list

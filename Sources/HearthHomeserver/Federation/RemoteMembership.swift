@@ -149,11 +149,11 @@ extension RoomFederation {
         }
         let fetched = try await storeFetchedEvents(chainJSON + stateJSON, ensuring: [], room: roomID, version: version, from: server)
         var state: [StateKey: EventID] = [:]
-        for json in stateJSON {
-            guard let pdu = try? PDU(json: json, version: version), let accepted = fetched[pdu.eventID],
+        for index in stateJSON.indices {
+            guard let id = fetched.idAt[chainJSON.count + index], let accepted = fetched.accepted[id],
                   let key = accepted.stateTuple
             else { continue }
-            state[key] = pdu.eventID
+            state[key] = id
         }
         guard state[.create] != nil else { throw MatrixError(.unknown, status: 502, "The room's create event was rejected") }
         let group = try await store.createStateGroup(roomID, state: state, base: nil)

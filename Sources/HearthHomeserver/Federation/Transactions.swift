@@ -109,30 +109,12 @@ extension RoomFederation {
     /// (unknown room, invalid, badly signed) goes through every check in the sequence and is
     /// refused there, with its reason.
     func verifiedInParallel(_ candidates: [Int: JSONObject]) async -> [Int: PDU] {
-        let jobs = Array(candidates)
-        let slices = min(2, jobs.count)
-        guard slices > 0 else { return [:] }
-        let sliceSize = (jobs.count + slices - 1) / slices
-        return await withTaskGroup(of: [Int: PDU].self) { group in
-            for start in stride(from: 0, to: jobs.count, by: sliceSize) {
-                let slice = jobs[start..<min(start + sliceSize, jobs.count)]
-                group.addTask {
-                    var verified: [Int: PDU] = [:]
-                    for (index, json) in slice {
-                        // Only rooms this server takes part in (the sequence drops the others).
-                        guard let room = json["room_id"]?.stringValue.flatMap(RoomID.init),
-                              (try? await self.rooms.currentState(room)[.create]) != nil,
-                              let version = try? await self.rooms.version(of: room),
-                              let pdu = try? await self.checkedPDU(json, version: version)
-                        else { continue }
-                        verified[index] = pdu
-                    }
-                    return verified
-                }
-            }
-            var all: [Int: PDU] = [:]
-            for await part in group { all.merge(part) { first, _ in first } }
-            return all
+        await checkedInParallel(candidates.map { (offset: $0.key, element: $0.value) }, slices: 2) { json in
+            // Only rooms this server takes part in (the sequence drops the others).
+            guard let room = json["room_id"]?.stringValue.flatMap(RoomID.init),
+                  (try? await self.rooms.currentState(room)[.create]) != nil
+            else { return nil }
+            return try? await self.rooms.version(of: room)
         }
     }
 
