@@ -180,6 +180,9 @@ public protocol RoomStore: Sendable {
     /// stored, throws `StorageError.conflict`, except that an outlier persisted again as a
     /// non-outlier takes its place in the room (new stream position, state, head).
     func persist(_ event: EventToPersist) async throws -> PersistedEvent
+    /// Writes several events, in order, in one transaction (each as `persist` would): all of
+    /// them or, on an error, none.
+    func persist(batch events: [EventToPersist]) async throws -> [PersistedEvent]
     /// Writes many outliers (`EventToPersist.outlier`) in one transaction: an auth chain and
     /// state fetched from another server. Events already stored are left as they are.
     func persistOutliers(_ events: [EventToPersist]) async throws

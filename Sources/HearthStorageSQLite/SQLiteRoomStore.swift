@@ -69,12 +69,16 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     // MARK: Persisting
 
     func persist(_ event: EventToPersist) async throws -> PersistedEvent {
-        let json = event.pdu.json.encodedString()
+        try await persist(batch: [event])[0]
+    }
+
+    func persist(batch events: [EventToPersist]) async throws -> [PersistedEvent] {
+        let encoded = events.map { ($0, $0.pdu.json.encodedString()) }
         let persisted = try await storageCall {
-            try await pool.write { db in try Self.write(db, event, json: json) }
+            try await pool.write { db in try encoded.map { try Self.write(db, $0.0, json: $0.1) } }
         }
         // /sync reads a new event back at once, for every member waiting.
-        Self.parsed.remember(event.pdu, json: json)
+        for (event, json) in encoded { Self.parsed.remember(event.pdu, json: json) }
         return persisted
     }
 

@@ -90,21 +90,27 @@ extension RoomFederation {
                 throw DroppedPDU("this server is not in room \(roomID)")
             }
             let pdu = if let preverified { preverified } else { try await verified(decoded) }
+            let scope = PendingTimeline.current
+            if scope?.contains(pdu.eventID) == true { return (pdu.eventID, .alreadyKnown) }
             if let existing = try await store.event(pdu.eventID), !existing.outlier { return (pdu.eventID, .alreadyKnown) }
             try await fetchMissingAuthEvents(of: pdu, from: origin)
             // The usual case, an event that follows ones this server has: no gap to fill, and
             // the prev events' snapshots, read once, stay valid (a timeline event stays one).
             var fetchedStates: [EventID: [StateKey: EventID]] = [:]
-            let snapshots = try await store.timelineStateGroups(pdu.prevEvents)
+            var snapshots = try await store.timelineStateGroups(pdu.prevEvents)
+            if let scope { snapshots.merge(scope.groupsAfter(pdu.prevEvents)) { stored, _ in stored } }
             var prevSnapshots: [EventID: StateGroupID?]? = snapshots
             if snapshots.count < Set(pdu.prevEvents).count {
                 prevSnapshots = nil
+                // Filling a gap reads the room's events from the database.
+                if let scope { try await writePending(scope) }
                 if case .live(true) = mode { await fillGap(before: pdu, from: origin) }
                 fetchedStates = try await statesAtUnknownPrevEvents(of: pdu, from: origin)
             }
             let backfilled = if case .backfill = mode { true } else { false }
+            let topLevel = if case .live(fillGaps: true) = mode { true } else { false }
             let outcome = try await persistReceived(pdu, fetchedStates: fetchedStates, prevSnapshots: prevSnapshots,
-                                                    backfilled: backfilled)
+                                                    backfilled: backfilled, mayDefer: topLevel)
             return (pdu.eventID, outcome)
         } catch let error as DroppedPDU {
             logger.info("dropped a PDU", metadata: ["origin": "\(origin)", "event_id": "\(eventID?.rawValue ?? "?")",
@@ -246,13 +252,23 @@ extension RoomFederation {
     /// `knownState` is the state before the event when it is known otherwise (a join's state
     /// from the resident server); with it the event starts the room's head afresh (this server
     /// was not in the room) and is not checked against the stale current state.
+    ///
+    /// `mayDefer`: inside a `PendingTimeline` scope, an event that changes no state may be
+    /// written later, with the transaction's others.
     func persistReceived(_ pdu: PDU, fetchedStates: [EventID: [StateKey: EventID]],
                          prevSnapshots: [EventID: StateGroupID?]? = nil, knownState: (StateGroupID?, [StateKey: EventID])? = nil,
-                         backfilled: Bool = false) async throws -> PDUOutcome {
+                         backfilled: Bool = false, mayDefer: Bool = false) async throws -> PDUOutcome {
         let roomID = pdu.roomID
-        let outcome = try await rooms.locks.withLock(roomID) { () async throws -> PDUOutcome in
-            if let existing = try await store.event(pdu.eventID), !existing.outlier { return .alreadyKnown }
+        let scope = PendingTimeline.current
+        func locked() async throws -> (PDUOutcome, deferred: Bool) {
+            if scope?.contains(pdu.eventID) == true { return (.alreadyKnown, false) }
+            if let existing = try await store.event(pdu.eventID), !existing.outlier { return (.alreadyKnown, false) }
             var head = try await rooms.head(roomID)
+            // Anything but the next event on the room's head: what is pending is written first,
+            // so that the state computations below find it in the database.
+            if let scope, !mayDefer || knownState != nil || backfilled || pdu.prevEvents != head.record.forwardExtremities {
+                try await writePending(scope)
+            }
             var rejection = try await authEventsRejection(of: pdu)
             let (groupBefore, stateBefore) = if let knownState { knownState } else {
                 try await stateBefore(pdu, fetchedStates: fetchedStates, prevSnapshots: prevSnapshots)
@@ -290,14 +306,28 @@ extension RoomFederation {
                 }
                 extremities = tips
             }
+            let toPersist = EventToPersist(
+                pdu: pdu, stateGroupBefore: groupBefore, stateChange: pdu.stateTuple, rejectionReason: rejection,
+                softFailed: softFailure != nil, newForwardExtremities: extremities, currentStateGroup: currentGroup,
+                backfilled: backfilled)
             let persisted: PersistedEvent
-            do {
-                persisted = try await store.persist(EventToPersist(
-                    pdu: pdu, stateGroupBefore: groupBefore, stateChange: pdu.stateTuple, rejectionReason: rejection,
-                    softFailed: softFailure != nil, newForwardExtremities: extremities, currentStateGroup: currentGroup,
-                    backfilled: backfilled))
-            } catch StorageError.conflict {
-                return .alreadyKnown
+            var deferred = false
+            if let scope, mayDefer, knownState == nil, !backfilled, currentGroup == nil, pdu.type != "m.room.redaction",
+               pdu.stateTuple == nil || rejection != nil {
+                // Changes no state: the snapshot after it is the one before.
+                scope.add(toPersist)
+                deferred = true
+                persisted = PersistedEvent(stream: 0, stateGroupAfter: groupBefore)
+            } else {
+                do {
+                    if let scope, let written = try await writePending(scope, then: toPersist) {
+                        persisted = written
+                    } else {
+                        persisted = try await store.persist(toPersist)
+                    }
+                } catch StorageError.conflict {
+                    return (.alreadyKnown, false)
+                }
             }
             rooms.eventCache.put(pdu, accepted: rejection == nil)
             if let extremities {
@@ -308,13 +338,28 @@ extension RoomFederation {
                 let updated = head
                 rooms.heads.withLock { $0[roomID] = updated }
             }
-            if let rejection { return .rejected(rejection) }
-            if let softFailure { return .softFailed(softFailure) }
-            return .accepted
+            if let rejection { return (.rejected(rejection), deferred) }
+            if let softFailure { return (.softFailed(softFailure), deferred) }
+            return (.accepted, deferred)
+        }
+        let outcome: PDUOutcome
+        let deferred: Bool
+        if let scope {
+            // The scope keeps the room's lock until its events are written; another room's are
+            // written and released first (a scope never waits while holding a room).
+            if scope.heldRoom != roomID {
+                await releaseRoom(of: scope)
+                await rooms.locks.acquire(roomID)
+                scope.holds(roomID)
+            }
+            (outcome, deferred) = try await locked()
+        } else {
+            (outcome, deferred) = try await rooms.locks.withLock(roomID) { try await locked() }
         }
         switch outcome {
         case .accepted:
-            try await afterAccepting(pdu)
+            // A pending event wakes /sync once it is written.
+            if !deferred { try await afterAccepting(pdu) }
         case .rejected(let why), .softFailed(let why):
             logger.info("PDU not accepted", metadata: ["event_id": "\(pdu.eventID)", "outcome": "\(outcome)", "reason": "\(why)"])
         default:

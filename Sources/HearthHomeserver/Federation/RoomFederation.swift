@@ -26,7 +26,7 @@ public final class RoomFederation: Sendable {
     /// this also caps what one origin can make this server do at once).
     let originLocks = KeyedLocks<ServerName>()
     /// Transactions being processed, so a retry that arrives meanwhile waits for the same answer.
-    let inFlight = Mutex<[String: Task<JSONObject, Never>]>([:])
+    let inFlight = Mutex<[String: Task<JSONObject, any Error>]>([:])
     let limits: FederationLimits
     /// Set once by `Homeserver`: to-device messages and device lists from other servers.
     let endToEnd = Mutex<EndToEndKeys?>(nil)

@@ -26,22 +26,23 @@ extension RoomFederation {
         if let previous = try await inbox.transactionResponse(origin: origin, transactionID: transactionID) { return previous }
 
         let key = origin.rawValue + "\u{0}" + transactionID
-        let task = inFlight.withLock { running -> Task<JSONObject, Never> in
+        let task = inFlight.withLock { running -> Task<JSONObject, any Error> in
             if let task = running[key] { return task }
-            let task = Task<JSONObject, Never> {
-                await self.originLocks.withLock(origin) {
-                    await self.process(pdus: pduValues, edus: eduValues, transactionID: transactionID, origin: origin)
+            let task = Task<JSONObject, any Error> {
+                try await self.originLocks.withLock(origin) {
+                    try await self.process(pdus: pduValues, edus: eduValues, transactionID: transactionID, origin: origin)
                 }
             }
             running[key] = task
             return task
         }
-        let response = await task.value
+        let response = await task.result
         inFlight.withLock { $0[key] = nil }
-        return response
+        return try response.get()
     }
 
-    private func process(pdus: [JSONValue], edus: [JSONValue], transactionID: String, origin: ServerName) async -> JSONObject {
+    /// Throws when the PDUs could not be written: nothing is acknowledged, the sender retries.
+    private func process(pdus: [JSONValue], edus: [JSONValue], transactionID: String, origin: ServerName) async throws -> JSONObject {
         if let previous = try? await inbox.transactionResponse(origin: origin, transactionID: transactionID) { return previous }
         var results = JSONObject()
         // The policy's answer per room, read once for the whole transaction.
@@ -61,7 +62,10 @@ extension RoomFederation {
             candidates[index] = json
         }
         let verified = await verifiedInParallel(candidates)
-        for (index, value) in pdus.enumerated() {
+        // The PDUs that change no state are written together (`PendingTimeline`), all before
+        // the EDUs and the response.
+        try await withPendingTimeline {
+          for (index, value) in pdus.enumerated() {
             guard let json = value.objectValue else {
                 logger.info("dropped a PDU that is not an object", metadata: ["origin": "\(origin)"])
                 continue
@@ -78,6 +82,7 @@ extension RoomFederation {
             let (eventID, outcome) = await receivePDU(json, from: origin, mode: .live(fillGaps: true), verified: verified[index])
             guard let eventID else { continue }
             if let error = outcome.error { results[eventID.rawValue] = ["error": .string(error)] } else { results[eventID.rawValue] = [:] }
+          }
         }
         for value in edus {
             guard var edu = value.objectValue else { continue }

@@ -16,7 +16,7 @@ final class AsyncLock: Sendable {
         return try await body()
     }
 
-    private func acquire() async {
+    func acquire() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let acquired = state.withLock { state -> Bool in
                 if !state.locked {
@@ -30,7 +30,7 @@ final class AsyncLock: Sendable {
         }
     }
 
-    private func release() {
+    func release() {
         let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
             if state.waiters.isEmpty {
                 state.locked = false
@@ -47,12 +47,19 @@ final class KeyedLocks<Key: Hashable & Sendable>: Sendable {
     private let locks = Mutex<[Key: AsyncLock]>([:])
 
     func withLock<T: Sendable>(_ key: Key, _ body: () async throws -> T) async rethrows -> T {
-        let lock = locks.withLock { locks in
+        try await lock(for: key).withLock(body)
+    }
+
+    /// Takes the key's lock beyond one closure; every `acquire` needs its `release`.
+    func acquire(_ key: Key) async { await lock(for: key).acquire() }
+    func release(_ key: Key) { lock(for: key).release() }
+
+    private func lock(for key: Key) -> AsyncLock {
+        locks.withLock { locks in
             if let lock = locks[key] { return lock }
             let lock = AsyncLock()
             locks[key] = lock
             return lock
         }
-        return try await lock.withLock(body)
     }
 }
