@@ -102,8 +102,10 @@ extension RoomFederation {
             var prevSnapshots: [EventID: StateGroupID?]? = snapshots
             if snapshots.count < Set(pdu.prevEvents).count {
                 prevSnapshots = nil
-                // Filling a gap reads the room's events from the database.
-                if let scope { try await writePending(scope) }
+                // Filling a gap reads the room's events from the database, and waits for other
+                // servers: what is pending is written and the room released first.
+                if let scope { await releaseRoom(of: scope) }
+                if let failure = scope?.failure { throw failure }
                 if case .live(true) = mode { await fillGap(before: pdu, from: origin) }
                 fetchedStates = try await statesAtUnknownPrevEvents(of: pdu, from: origin)
             }

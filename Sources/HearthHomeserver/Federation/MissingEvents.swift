@@ -13,6 +13,11 @@ extension RoomFederation {
         let known = try await rooms.pdus(pdu.authEvents)
         let missing = pdu.authEvents.filter { known[$0] == nil }
         if missing.isEmpty, try await acceptedCreateEvent(for: pdu) != nil || pdu.roomVersion.auth.createEventIsAuthEvent { return }
+        // Asking another server can take long: the room is not kept locked meanwhile.
+        if let scope = PendingTimeline.current {
+            await releaseRoom(of: scope)
+            if let failure = scope.failure { throw failure }
+        }
         var fetched: [JSONObject] = []
         do {
             fetched = try await remotes.eventAuth(at: origin, room: pdu.roomID, event: pdu.eventID)
