@@ -65,24 +65,24 @@ extension RoomFederation {
         // The PDUs that change no state are written together (`PendingTimeline`), all before
         // the EDUs and the response.
         try await withPendingTimeline {
-          for (index, value) in pdus.enumerated() {
-            guard let json = value.objectValue else {
-                logger.info("dropped a PDU that is not an object", metadata: ["origin": "\(origin)"])
-                continue
-            }
-            if let room = json["room_id"]?.stringValue.flatMap(RoomID.init), let refusal = await cachedRefusal(room) {
-                logger.info("dropped a PDU of a room the policy keeps from its origin",
-                            metadata: ["origin": "\(origin)", "room": "\(room)", "rule": "\(refusal.rule)"])
-                // Answered like any refused PDU when its ID can be known (the room's version is).
-                if let version = try? await rooms.version(of: room), let pdu = try? PDU(json: json, version: version) {
-                    results[pdu.eventID.rawValue] = ["error": .string("Refused by this server's policy (\(refusal.rule))")]
+            for (index, value) in pdus.enumerated() {
+                guard let json = value.objectValue else {
+                    logger.info("dropped a PDU that is not an object", metadata: ["origin": "\(origin)"])
+                    continue
                 }
-                continue
+                if let room = json["room_id"]?.stringValue.flatMap(RoomID.init), let refusal = await cachedRefusal(room) {
+                    logger.info("dropped a PDU of a room the policy keeps from its origin",
+                                metadata: ["origin": "\(origin)", "room": "\(room)", "rule": "\(refusal.rule)"])
+                    // Answered like any refused PDU when its ID can be known (the room's version is).
+                    if let version = try? await rooms.version(of: room), let pdu = try? PDU(json: json, version: version) {
+                        results[pdu.eventID.rawValue] = ["error": .string("Refused by this server's policy (\(refusal.rule))")]
+                    }
+                    continue
+                }
+                let (eventID, outcome) = await receivePDU(json, from: origin, mode: .live(fillGaps: true), verified: verified[index])
+                guard let eventID else { continue }
+                if let error = outcome.error { results[eventID.rawValue] = ["error": .string(error)] } else { results[eventID.rawValue] = [:] }
             }
-            let (eventID, outcome) = await receivePDU(json, from: origin, mode: .live(fillGaps: true), verified: verified[index])
-            guard let eventID else { continue }
-            if let error = outcome.error { results[eventID.rawValue] = ["error": .string(error)] } else { results[eventID.rawValue] = [:] }
-          }
         }
         for value in edus {
             guard var edu = value.objectValue else { continue }
