@@ -325,17 +325,18 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     }
 
     func recentEvents(in roomID: RoomID, after: StreamPosition, upTo: StreamPosition, limit: Int) async throws -> [StoredEvent] {
-        try await storageCall {
-            try await pool.read { db in
-                try Row.fetchAll(db.cachedStatement(sql: """
-                        SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id)
-                        WHERE e.room_id = ? AND e.stream > ? AND e.stream <= ? AND e.rejection_reason IS NULL AND e.soft_failed = 0 AND e.outlier = 0
-                        ORDER BY e.stream DESC LIMIT ?
-                        """),
-                    arguments: [roomID.rawValue, after, upTo, limit]
-                ).map(Self.storedEvent(from:))
-            }
-        }
+        try await storageCall { try await pool.read { db in try Self.recentEvents(db, roomID, after: after, upTo: upTo, limit: limit) } }
+    }
+
+    private static func recentEvents(_ db: Database, _ roomID: RoomID, after: StreamPosition, upTo: StreamPosition,
+                                     limit: Int) throws -> [StoredEvent] {
+        try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id)
+                WHERE e.room_id = ? AND e.stream > ? AND e.stream <= ? AND e.rejection_reason IS NULL AND e.soft_failed = 0 AND e.outlier = 0
+                ORDER BY e.stream DESC LIMIT ?
+                """),
+            arguments: [roomID.rawValue, after, upTo, limit]
+        ).map(Self.storedEvent(from:))
     }
 
     func eventsAfterOwnLatest(in roomID: RoomID, user: UserID, after: StreamPosition, upTo: StreamPosition,
@@ -344,7 +345,6 @@ final class SQLiteRoomStore: RoomStore, Sendable {
             try await pool.read { db in
                 // The window's positions and senders first (no JSON), then only the events after
                 // the user's own latest one.
-                var cut = after
                 let headers = try Row.fetchCursor(
                     db.cachedStatement(sql: """
                         SELECT stream, sender FROM events
@@ -352,23 +352,16 @@ final class SQLiteRoomStore: RoomStore, Sendable {
                         ORDER BY stream DESC LIMIT ?
                         """),
                     arguments: [roomID.rawValue, after, upTo, window])
-                var inWindow = 0
+                var cut: StreamPosition? = nil  // stays nil for an empty window: no second query
                 while let row = try headers.next() {
-                    inWindow += 1
-                    if row[1] as String == user.rawValue {
+                    cut = cut ?? after
+                    if (row[1] as String).hasSameUTF8(as: user.rawValue) {
                         cut = row[0]
                         break
                     }
                 }
-                if inWindow == 0 { return [] }
-                return try Row.fetchAll(
-                    db.cachedStatement(sql: """
-                        SELECT \(Self.eventColumns) FROM events e JOIN rooms r USING (room_id)
-                        WHERE e.room_id = ? AND e.stream > ? AND e.stream <= ? AND e.rejection_reason IS NULL AND e.soft_failed = 0 AND e.outlier = 0
-                        ORDER BY e.stream DESC LIMIT ?
-                        """),
-                    arguments: [roomID.rawValue, cut, upTo, window]
-                ).map(Self.storedEvent(from:))
+                guard let cut else { return [] }
+                return try Self.recentEvents(db, roomID, after: cut, upTo: upTo, limit: window)
             }
         }
     }
@@ -547,7 +540,6 @@ final class SQLiteRoomStore: RoomStore, Sendable {
 final class ParsedEvents: Sendable {
     private struct Entry {
         let json: String
-        let version: String
         let pdu: PDU
     }
 
@@ -571,14 +563,14 @@ final class ParsedEvents: Sendable {
                   if let entry = generations.young[id] { return (entry, true) }
                   return generations.old[id].map { ($0, false) }
               }),
-              entry.version == version, entry.json.hasSameUTF8(as: json)
+              entry.pdu.roomVersion.identifier == version, entry.json.hasSameUTF8(as: json)
         else { return nil }
         if !young { generations.withLock { Self.insert(entry, id, into: &$0, limit: generationSize) } }
         return entry.pdu
     }
 
     func remember(_ pdu: PDU, json: String) {
-        let entry = Entry(json: json, version: pdu.roomVersion.identifier, pdu: pdu)
+        let entry = Entry(json: json, pdu: pdu)
         generations.withLock { Self.insert(entry, pdu.eventID.rawValue, into: &$0, limit: generationSize) }
     }
 

@@ -266,11 +266,11 @@ extension RoomFederation {
             if scope?.contains(pdu.eventID) == true { return (.alreadyKnown, false) }
             if let existing = try await store.event(pdu.eventID), !existing.outlier { return (.alreadyKnown, false) }
             var head = try await rooms.head(roomID)
-            // Anything but the next event on the room's head: what is pending is written first,
-            // so that the state computations below find it in the database.
-            if let scope, !mayDefer || knownState != nil || backfilled || pdu.prevEvents != head.record.forwardExtremities {
-                try await writePending(scope)
-            }
+            // Only the next event on the room's head may wait to be written (it has one tip, so
+            // no state to resolve). Before anything else, what is pending is written, so that
+            // the state computations below find it in the database.
+            let extendsHead = mayDefer && knownState == nil && !backfilled && pdu.prevEvents == head.record.forwardExtremities
+            if let scope, !extendsHead { try await writePending(scope) }
             var rejection = try await authEventsRejection(of: pdu)
             let (groupBefore, stateBefore) = if let knownState { knownState } else {
                 try await stateBefore(pdu, fetchedStates: fetchedStates, prevSnapshots: prevSnapshots)
@@ -314,19 +314,14 @@ extension RoomFederation {
                 backfilled: backfilled)
             let persisted: PersistedEvent
             var deferred = false
-            if let scope, mayDefer, knownState == nil, !backfilled, currentGroup == nil, pdu.type != "m.room.redaction",
-               pdu.stateTuple == nil || rejection != nil {
+            if let scope, extendsHead, pdu.type != "m.room.redaction", pdu.stateTuple == nil || rejection != nil {
                 // Changes no state: the snapshot after it is the one before.
                 scope.add(toPersist)
                 deferred = true
                 persisted = PersistedEvent(stream: 0, stateGroupAfter: groupBefore)
             } else {
                 do {
-                    if let scope, let written = try await writePending(scope, then: toPersist) {
-                        persisted = written
-                    } else {
-                        persisted = try await store.persist(toPersist)
-                    }
+                    persisted = try await write(toPersist, afterPendingIn: scope)
                 } catch StorageError.conflict {
                     return (.alreadyKnown, false)
                 }

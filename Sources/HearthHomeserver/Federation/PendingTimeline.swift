@@ -91,19 +91,27 @@ extension RoomFederation {
         return result
     }
 
-    /// Writes the scope's pending events, followed by `event` when given, in one transaction;
-    /// returns what `event` was written as. If the write fails, the room's head and the cached
-    /// events are dropped from memory (they are read again from the database) and the scope
-    /// fails.
-    @discardableResult
-    func writePending(_ scope: PendingTimeline, then event: EventToPersist? = nil) async throws -> PersistedEvent? {
+    /// Writes the scope's pending events in one transaction.
+    func writePending(_ scope: PendingTimeline) async throws {
+        _ = try await writeBatch(scope, then: [])
+    }
+
+    /// Writes `event`; inside a scope, in one transaction after the events pending there.
+    func write(_ event: EventToPersist, afterPendingIn scope: PendingTimeline?) async throws -> PersistedEvent {
+        let written = if let scope { try await writeBatch(scope, then: [event]) } else { try await store.persist(batch: [event]) }
+        return written[written.count - 1]
+    }
+
+    /// The scope's pending events and then `events`, in one transaction. If the pending ones
+    /// cannot be written, the room's head and the cached events are dropped from memory (they
+    /// are read again from the database) and the scope fails.
+    private func writeBatch(_ scope: PendingTimeline, then events: [EventToPersist]) async throws -> [PersistedEvent] {
         let pending = scope.take()
-        if pending.isEmpty, let event { return try await store.persist(event) }
-        if pending.isEmpty { return nil }
+        if pending.isEmpty { return events.isEmpty ? [] : try await store.persist(batch: events) }
         do {
-            let written = try await store.persist(batch: pending + (event.map { [$0] } ?? []))
+            let written = try await store.persist(batch: pending + events)
             notifier.notify(rooms: Array(Set(pending.map(\.pdu.roomID.rawValue))), users: [])
-            return event == nil ? nil : written.last
+            return Array(written.dropFirst(pending.count))
         } catch {
             for room in Set(pending.map(\.pdu.roomID)) { rooms.heads.withLock { $0[room] = nil } }
             rooms.eventCache.remove(pending.map(\.pdu.eventID))

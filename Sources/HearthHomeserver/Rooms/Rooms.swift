@@ -282,12 +282,12 @@ final class EventCache: Sendable {
         }
     }
 
-    /// Caches `pdu`; `accepted` nil keeps what was known of the event's acceptance (a redacted
-    /// copy replacing the original).
     func remove(_ ids: some Sequence<EventID>) {
         events.withLock { events in for id in ids { events[id] = nil } }
     }
 
+    /// Caches `pdu`; `accepted` nil keeps what was known of the event's acceptance (a redacted
+    /// copy replacing the original).
     func put(_ pdu: PDU, accepted: Bool? = nil) {
         events.withLock { events in
             if events.count >= Self.limit { events.removeAll(keepingCapacity: true) }
