@@ -36,9 +36,11 @@ let package = Package(
         // The Matrix protocol, pure: no I/O, no HTTP, no database.
         .target(
             name: "HearthCore",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CEd25519", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // Ed25519 verification with per-key tables (C: 128-bit arithmetic; see its header).
+        .target(name: "CEd25519"),
         // Large signed rooms built in code, shared by tests and benchmarks.
         .target(name: "HearthFixtures", dependencies: ["HearthCore"], swiftSettings: strict),
         // Store protocols and records. No SQL here; backends implement these.
@@ -140,7 +142,7 @@ let package = Package(
         .testTarget(
             name: "HearthCoreTests",
             dependencies: [
-                "HearthCore", "HearthFixtures",
+                "HearthCore", "HearthFixtures", "CEd25519",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             resources: [.copy("Vectors")]

@@ -70,10 +70,15 @@ public struct VerifyKey: Sendable, Hashable {
         self.init(bytes: bytes)
     }
 
+    /// Ed25519 verification. A key that has verified a few signatures gets a table
+    /// (`Ed25519Tables`) that makes its later verifications about twice as fast; the table
+    /// only ever confirms, so anything it does not confirm is decided by BoringSSL.
     public func isValidSignature(_ signature: [UInt8], for message: [UInt8]) -> Bool {
-        guard signature.count == 64, let key = try? Curve25519.Signing.PublicKey(rawRepresentation: bytes) else {
-            return false
-        }
-        return key.isValidSignature(signature, for: message)
+        guard signature.count == 64 else { return false }
+        if Ed25519Tables.shared.confirms(signature, for: message, key: bytes) { return true }
+        guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: bytes) else { return false }
+        let valid = key.isValidSignature(signature, for: message)
+        if valid { Ed25519Tables.shared.noteVerified(key: bytes) }
+        return valid
     }
 }
