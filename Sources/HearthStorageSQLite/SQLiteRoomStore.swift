@@ -134,7 +134,9 @@ final class SQLiteRoomStore: RoomStore, Sendable {
                             event.transaction?.transactionID, event.transaction?.deviceID, event.outlier])
         }
         if !event.outlier { try Self.indexRelation(db, pdu, stream: stream) }
-        for prev in pdu.prevEvents {
+        // An outlier has no place in the timeline, so its prev events mean nothing yet; they
+        // are recorded when it takes its place (`wasOutlier` above).
+        for prev in pdu.prevEvents where !event.outlier {
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO event_edges (event_id, prev_event_id) VALUES (?, ?)").execute(
                 arguments: [pdu.eventID.rawValue, prev.rawValue])
         }

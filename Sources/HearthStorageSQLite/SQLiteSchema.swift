@@ -292,6 +292,29 @@ enum SQLiteSchema {
                 """)
         }
         registerPolicyMigrations(&migrator)
+        // The edge tables are looked up by their key alone: stored as their primary-key index
+        // (WITHOUT ROWID), each edge is one b-tree entry instead of a row plus an index entry.
+        // Nothing looks edges up by their target, so those indexes only cost writes.
+        migrator.registerMigration("0011_compact_event_edges") { db in
+            try db.execute(sql: """
+                CREATE TABLE event_edges_compact (
+                    event_id TEXT NOT NULL,
+                    prev_event_id TEXT NOT NULL,
+                    PRIMARY KEY (event_id, prev_event_id)
+                ) WITHOUT ROWID;
+                INSERT INTO event_edges_compact SELECT event_id, prev_event_id FROM event_edges;
+                DROP TABLE event_edges;
+                ALTER TABLE event_edges_compact RENAME TO event_edges;
+                CREATE TABLE event_auth_edges_compact (
+                    event_id TEXT NOT NULL,
+                    auth_event_id TEXT NOT NULL,
+                    PRIMARY KEY (event_id, auth_event_id)
+                ) WITHOUT ROWID;
+                INSERT INTO event_auth_edges_compact SELECT event_id, auth_event_id FROM event_auth_edges;
+                DROP TABLE event_auth_edges;
+                ALTER TABLE event_auth_edges_compact RENAME TO event_auth_edges;
+                """)
+        }
         return migrator
     }
 }
