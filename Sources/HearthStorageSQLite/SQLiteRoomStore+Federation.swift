@@ -79,11 +79,18 @@ extension SQLiteRoomStore {
         for (key, _) in before where key.type == "m.room.member" && after[key] == nil {
             try db.execute(sql: "DELETE FROM memberships WHERE room_id = ? AND user_id = ?", arguments: [room.rawValue, key.stateKey])
         }
-        for (user, id) in changed {
-            guard let text = try String.fetchOne(db.cachedStatement(sql: "SELECT json FROM events WHERE event_id = ?"), arguments: [id.rawValue]),
-                  let membership = try JSONValue.parse(text)["content"]?["membership"]?.stringValue
-            else { continue }
-            try upsertMembership(db, room: room, user: user, membership: membership, eventID: id, stream: stream)
-        }
+        if changed.isEmpty { return }
+        // One statement for all of them: a join through another server changes every member
+        // at once, and SQLite reads `content.membership` without the whole event being parsed.
+        // A member event's state key is its target, so the event's own state_key names the user.
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO memberships (room_id, user_id, membership, event_id, stream, forgotten)
+                  SELECT ?, e.state_key, json_extract(e.json, '$.content.membership'), e.event_id, ?, 0
+                  FROM json_each(?) changed JOIN events e ON e.event_id = changed.value
+                  WHERE e.state_key IS NOT NULL AND json_type(e.json, '$.content.membership') = 'text'
+                ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership,
+                  event_id = excluded.event_id, stream = excluded.stream, forgotten = 0
+                """).execute(arguments: [room.rawValue, stream, encodeIDs(changed.map(\.1))])
     }
 }

@@ -89,22 +89,29 @@ final class SQLiteRoomStore: RoomStore, Sendable {
         try await storageCall {
             try await pool.write { db in
                 let exists = try db.cachedStatement(sql: "SELECT 1 FROM events WHERE event_id = ?")
-                for (event, json) in encoded
-                where try Int.fetchOne(exists, arguments: [event.pdu.eventID.rawValue]) == nil {
-                    _ = try Self.write(db, event, json: json)
+                let fresh = try encoded.filter { try Int.fetchOne(exists, arguments: [$0.0.pdu.eventID.rawValue]) == nil }
+                // Their stream positions in one step: a big room's state is thousands of outliers.
+                var stream = try nextStreamPositions(db, count: fresh.count)
+                for (event, json) in fresh {
+                    _ = try Self.write(db, event, json: json, stream: stream)
+                    stream += 1
                 }
             }
         }
     }
 
     /// The body of `persist`: everything one event's write changes, inside the caller's transaction.
-    private static func write(_ db: Database, _ event: EventToPersist, json: String) throws -> PersistedEvent {
+    /// `stream`: the event's position when the caller took it already.
+    private static func write(_ db: Database, _ event: EventToPersist, json: String,
+                              stream assigned: Int64? = nil) throws -> PersistedEvent {
         let pdu = event.pdu
         // History fetched from other servers sorts before everything /sync has reported:
         // it gets negative positions, counting down, and /messages finds it by depth.
-        let stream = event.backfilled
-            ? min(0, try Int64.fetchOne(db.cachedStatement(sql: "SELECT MIN(stream) FROM events")) ?? 0) - 1
-            : try nextStreamPosition(db)
+        let stream = if let assigned { assigned } else if event.backfilled {
+            min(0, try Int64.fetchOne(db.cachedStatement(sql: "SELECT MIN(stream) FROM events")) ?? 0) - 1
+        } else {
+            try nextStreamPosition(db)
+        }
         var after = event.stateGroupBefore
         if !event.outlier, let key = event.stateChange, event.rejectionReason == nil {
             after = try Self.createStateGroup(db, room: pdu.roomID, parent: event.stateGroupBefore, set: key, to: pdu.eventID)
@@ -132,6 +139,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
                             pdu.depth, pdu.originServerTS, json, event.outlier ? nil : event.stateGroupBefore,
                             event.outlier ? nil : after, event.rejectionReason, event.softFailed,
                             event.transaction?.transactionID, event.transaction?.deviceID, event.outlier])
+            try indexContent(db, pdu, json: json)
         }
         if !event.outlier { try Self.indexRelation(db, pdu, stream: stream) }
         // An outlier has no place in the timeline, so its prev events mean nothing yet; they
@@ -171,6 +179,26 @@ final class SQLiteRoomStore: RoomStore, Sendable {
                                       eventID: pdu.eventID, stream: stream)
         }
         return PersistedEvent(stream: stream, stateGroupAfter: event.outlier ? nil : after)
+    }
+
+    /// Side tables a new event's content feeds: the rooms an upload (any `mxc://` string in
+    /// the content) was posted in, for the media policy, and the expiry time a sender set
+    /// (MSC2228's `m.self_destruct_after`) on a message.
+    private static func indexContent(_ db: Database, _ pdu: PDU, json: String) throws {
+        if json.contains("mxc://") {
+            try db.cachedStatement(
+                sql: """
+                    INSERT OR IGNORE INTO media_room_refs (mxc, room_id)
+                      SELECT value, ? FROM json_tree(?, '$.content') WHERE type = 'text' AND value LIKE 'mxc://%'
+                    """).execute(arguments: [pdu.roomID.rawValue, json])
+        }
+        guard pdu.stateKey == nil, pdu.type != "m.room.redaction" else { return }
+        for key in ["m.self_destruct_after", "org.matrix.self_destruct_after"] {
+            guard case .int(let expiresAt) = pdu.content[key] else { continue }
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO event_expiry (event_id, room_id, expires_at) VALUES (?, ?, ?)")
+                .execute(arguments: [pdu.eventID.rawValue, pdu.roomID.rawValue, expiresAt])
+            return
+        }
     }
 
     static func upsertMembership(_ db: Database, room: RoomID, user: String, membership: String, eventID: EventID,

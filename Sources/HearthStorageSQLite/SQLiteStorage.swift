@@ -104,9 +104,16 @@ final class QuickReader: Sendable {
 /// Takes the next position in the server-wide stream. Must run inside a write transaction, so
 /// positions commit in the order they are taken.
 func nextStreamPosition(_ db: Database) throws -> Int64 {
-    guard let position = try Int64.fetchOne(db.cachedStatement(sql: "UPDATE stream_counter SET position = position + 1 WHERE id = 1 RETURNING position"))
+    try nextStreamPositions(db, count: 1)
+}
+
+/// The first of `count` consecutive new stream positions.
+func nextStreamPositions(_ db: Database, count: Int) throws -> Int64 {
+    guard let last = try Int64.fetchOne(
+        db.cachedStatement(sql: "UPDATE stream_counter SET position = position + ? WHERE id = 1 RETURNING position"),
+        arguments: [count])
     else { throw StorageError.backend("stream counter missing") }
-    return position
+    return last - Int64(count) + 1
 }
 
 extension Data {
