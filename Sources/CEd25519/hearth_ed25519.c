@@ -61,7 +61,25 @@ static void fe_mul(fe *h, const fe *f, const fe *g) {
     h->v[4] = (uint64_t)r4 & MASK51;
 }
 
-static void fe_sq(fe *h, const fe *f) { fe_mul(h, f, f); }
+static void fe_sq(fe *h, const fe *f) {
+    const uint64_t f0 = f->v[0], f1 = f->v[1], f2 = f->v[2], f3 = f->v[3], f4 = f->v[4];
+    const uint64_t f0d = 2 * f0, f1d = 2 * f1, f1w = 38 * f1, f2w = 38 * f2, f3w = 38 * f3, f3n = 19 * f3, f4n = 19 * f4;
+    u128 r0 = (u128)f0 * f0 + (u128)f1w * f4 + (u128)f2w * f3;
+    u128 r1 = (u128)f0d * f1 + (u128)f2w * f4 + (u128)f3n * f3;
+    u128 r2 = (u128)f0d * f2 + (u128)f1 * f1 + (u128)f3w * f4;
+    u128 r3 = (u128)f0d * f3 + (u128)f1d * f2 + (u128)f4n * f4;
+    u128 r4 = (u128)f0d * f4 + (u128)f1d * f3 + (u128)f2 * f2;
+    r1 += r0 >> 51;
+    r2 += r1 >> 51;
+    r3 += r2 >> 51;
+    r4 += r3 >> 51;
+    u128 wrapped = ((u128)((uint64_t)r0 & MASK51)) + (r4 >> 51) * 19;
+    h->v[0] = (uint64_t)wrapped & MASK51;
+    h->v[1] = ((uint64_t)r1 & MASK51) + (uint64_t)(wrapped >> 51);
+    h->v[2] = (uint64_t)r2 & MASK51;
+    h->v[3] = (uint64_t)r3 & MASK51;
+    h->v[4] = (uint64_t)r4 & MASK51;
+}
 
 static void fe_sq_times(fe *h, const fe *f, int times) {
     fe_sq(h, f);
@@ -225,7 +243,10 @@ typedef struct { fe X, Y, Z, T; } ge_p3;
 typedef struct { fe y_plus_x, y_minus_x, xy_2d; } ge_affine;  // a table entry (Z = 1)
 typedef struct { fe y_plus_x, y_minus_x, z, t_2d; } ge_cached;
 
-struct hearth_ed25519_table { ge_affine rows[64][8]; };
+// Signed radix-2^6 digits: 43 positions, digits in [-32, 32].
+#define POSITIONS 43
+#define MULTIPLES 32
+struct hearth_ed25519_table { ge_affine rows[POSITIONS][MULTIPLES]; };
 
 static hearth_ed25519_table base_table;
 static int base_table_ready;
@@ -349,27 +370,29 @@ static int ge_frombytes_canonical(ge_p3 *h, const uint8_t in[32]) {
     return 0;
 }
 
-// rows[i][j] = (j + 1) * 16^i * point, in affine form.
+// rows[i][j] = (j + 1) * 64^i * point, in affine form.
 static void build_rows(hearth_ed25519_table *table, const ge_p3 *point) {
-    ge_p3 *multiples = malloc(sizeof(ge_p3) * 512);
-    fe *prefix = malloc(sizeof(fe) * 512);
+    enum { COUNT = POSITIONS * MULTIPLES };
+    ge_p3 *multiples = malloc(sizeof(ge_p3) * COUNT);
+    fe *prefix = malloc(sizeof(fe) * COUNT);
     ge_p3 position = *point;
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < POSITIONS; i++) {
         ge_cached step;
         ge_to_cached(&step, &position);
-        multiples[8 * i] = position;
-        for (int j = 1; j < 8; j++) ge_add_cached(&multiples[8 * i + j], &multiples[8 * i + j - 1], &step);
-        // 16 * position = 8 * position + 8 * position.
-        ge_cached eight;
-        ge_to_cached(&eight, &multiples[8 * i + 7]);
-        ge_add_cached(&position, &multiples[8 * i + 7], &eight);
+        ge_p3 *row = &multiples[MULTIPLES * i];
+        row[0] = position;
+        for (int j = 1; j < MULTIPLES; j++) ge_add_cached(&row[j], &row[j - 1], &step);
+        // 64 * position = 32 * position + 32 * position.
+        ge_cached half;
+        ge_to_cached(&half, &row[MULTIPLES - 1]);
+        ge_add_cached(&position, &row[MULTIPLES - 1], &half);
     }
-    // All 512 Z inverses with one inversion (Montgomery's trick).
+    // All the Z inverses with one inversion (Montgomery's trick).
     prefix[0] = multiples[0].Z;
-    for (int n = 1; n < 512; n++) fe_mul(&prefix[n], &prefix[n - 1], &multiples[n].Z);
+    for (int n = 1; n < COUNT; n++) fe_mul(&prefix[n], &prefix[n - 1], &multiples[n].Z);
     fe inverse;
-    fe_invert(&inverse, &prefix[511]);
-    for (int n = 511; n >= 0; n--) {
+    fe_invert(&inverse, &prefix[COUNT - 1]);
+    for (int n = COUNT - 1; n >= 0; n--) {
         fe z_inverse;
         if (n > 0) {
             fe_mul(&z_inverse, &inverse, &prefix[n - 1]);
@@ -380,7 +403,7 @@ static void build_rows(hearth_ed25519_table *table, const ge_p3 *point) {
         fe x, y, xy;
         fe_mul(&x, &multiples[n].X, &z_inverse);
         fe_mul(&y, &multiples[n].Y, &z_inverse);
-        ge_affine *entry = &table->rows[n / 8][n % 8];
+        ge_affine *entry = &table->rows[n / MULTIPLES][n % MULTIPLES];
         fe_add(&entry->y_plus_x, &y, &x);
         fe_sub(&entry->y_minus_x, &y, &x);
         fe_mul(&xy, &x, &y);
@@ -476,20 +499,22 @@ static int scalar_is_below_order(const uint8_t s[32]) {
     return 0;
 }
 
-// 64 signed radix-16 digits in [-8, 8] of a scalar below 2^255.
-static void signed_digits(int8_t digits[64], const uint8_t scalar[32]) {
-    for (int i = 0; i < 32; i++) {
-        digits[2 * i] = (int8_t)(scalar[i] & 15);
-        digits[2 * i + 1] = (int8_t)(scalar[i] >> 4);
+// 43 signed radix-64 digits in [-32, 32] of a scalar below 2^253.
+static void signed_digits(int8_t digits[POSITIONS], const uint8_t scalar[32]) {
+    for (int i = 0; i < POSITIONS; i++) {
+        const int bit = 6 * i, byte = bit >> 3;
+        uint32_t window = scalar[byte];
+        if (byte + 1 < 32) window |= (uint32_t)scalar[byte + 1] << 8;
+        digits[i] = (int8_t)((window >> (bit & 7)) & 63);
     }
-    for (int i = 0; i < 63; i++) {
-        const int8_t carry = (int8_t)((digits[i] + 8) >> 4);
-        digits[i] = (int8_t)(digits[i] - carry * 16);
+    for (int i = 0; i < POSITIONS - 1; i++) {
+        const int8_t carry = (int8_t)((digits[i] + 32) >> 6);
+        digits[i] = (int8_t)(digits[i] - carry * 64);
         digits[i + 1] = (int8_t)(digits[i + 1] + carry);
     }
 }
 
-static void add_digit(ge_p3 *sum, const ge_affine row[8], int digit) {
+static void add_digit(ge_p3 *sum, const ge_affine row[MULTIPLES], int digit) {
     if (digit > 0) ge_add_affine(sum, sum, &row[digit - 1], 0);
     else if (digit < 0) ge_add_affine(sum, sum, &row[-digit - 1], 1);
 }
@@ -556,13 +581,13 @@ int hearth_ed25519_verify(const hearth_ed25519_table *table, const uint8_t signa
     if (!base_table_ready || !scalar_is_below_order(s)) return 0;
     uint8_t k[32];
     if (hearth_ed25519_reduce(k, digest) != 0) return 0;
-    int8_t s_digits[64], k_digits[64];
+    int8_t s_digits[POSITIONS], k_digits[POSITIONS];
     signed_digits(s_digits, s);
     signed_digits(k_digits, k);
     // R' = [s]B - [k]A, one table entry per digit.
     ge_p3 sum;
     ge_identity(&sum);
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < POSITIONS; i++) {
         add_digit(&sum, base_table.rows[i], s_digits[i]);
         add_digit(&sum, table->rows[i], -k_digits[i]);
     }

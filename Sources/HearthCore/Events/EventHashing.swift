@@ -13,24 +13,33 @@ public enum EventHashing {
         return Array(SHA256.hash(data: try stripped.canonicalBytes()))
     }
 
+    /// The redacted event without `signatures` and `unsigned`, as canonical JSON: what the
+    /// reference hash hashes, and also exactly what the event's signatures cover.
+    public static func referenceBytes(_ event: JSONObject, version: RoomVersion) throws(CanonicalJSONError) -> [UInt8] {
+        try JSONSigning.signedBytes(of: Redaction.redact(event, version: version))
+    }
+
     /// SHA-256 over the redacted event without `signatures` and `unsigned`.
     public static func referenceHash(_ event: JSONObject, version: RoomVersion) throws(CanonicalJSONError) -> [UInt8] {
-        var redacted = Redaction.redact(event, version: version)
-        redacted["signatures"] = nil
-        redacted["unsigned"] = nil
-        return Array(SHA256.hash(data: try redacted.canonicalBytes()))
+        Array(SHA256.hash(data: try referenceBytes(event, version: version)))
     }
 
     /// The event ID of a room version 3+ event, computed from its reference hash; nil for
     /// versions whose IDs are chosen by the origin server.
     public static func eventID(of event: JSONObject, version: RoomVersion) throws(CanonicalJSONError) -> EventID? {
+        version.eventIDFormat == .serverScoped ? nil : eventID(referenceBytes: try referenceBytes(event, version: version), version: version)
+    }
+
+    /// The event ID of a room version 3+ event from its `referenceBytes`; nil for versions
+    /// whose IDs are chosen by the origin server.
+    public static func eventID(referenceBytes: [UInt8], version: RoomVersion) -> EventID? {
         switch version.eventIDFormat {
         case .serverScoped:
             return nil
         case .referenceHash:
-            return EventID(hashString: Base64.encode(try referenceHash(event, version: version), alphabet: .standard))
+            return EventID(hashString: Base64.encode(Array(SHA256.hash(data: referenceBytes)), alphabet: .standard))
         case .urlSafeReferenceHash:
-            return EventID(hashString: Base64.encode(try referenceHash(event, version: version), alphabet: .urlSafe))
+            return EventID(hashString: Base64.encode(Array(SHA256.hash(data: referenceBytes)), alphabet: .urlSafe))
         }
     }
 
@@ -54,9 +63,14 @@ public enum EventHashing {
         return event
     }
 
-    /// Verifies the signature `server` made on `event` with `keyID`.
+    /// Verifies the signature `server` made on `event` with `keyID`. `referenceBytes`, when
+    /// the caller has them (`referenceBytes(_:version:)`), spare encoding the event again.
     public static func verifySignature(_ event: JSONObject, by server: ServerName, keyID: String, key: VerifyKey,
-                                       version: RoomVersion) throws(JSONSigning.VerificationError) {
-        try JSONSigning.verify(Redaction.redact(event, version: version), by: server.rawValue, keyID: keyID, key: key)
+                                       version: RoomVersion, referenceBytes: [UInt8]? = nil) throws(JSONSigning.VerificationError) {
+        if let referenceBytes {
+            try JSONSigning.verify(event, by: server.rawValue, keyID: keyID, key: key, signedBytes: referenceBytes)
+        } else {
+            try JSONSigning.verify(Redaction.redact(event, version: version), by: server.rawValue, keyID: keyID, key: key)
+        }
     }
 }

@@ -35,7 +35,10 @@ public struct PDU: Sendable, Hashable {
     /// `storedEventID` is for events read back from this server's own database, which were
     /// fully checked when they arrived: it skips the size, canonical-JSON and reference-hash
     /// work, which would otherwise dominate reading a timeline.
-    public init(json: JSONObject, version: RoomVersion, storedEventID: EventID? = nil) throws(EventFormatError) {
+    /// `referenceBytes`: the event's `EventHashing.referenceBytes`, when the caller encoded
+    /// them already (to check signatures), so that the event ID need not encode them again.
+    public init(json: JSONObject, version: RoomVersion, storedEventID: EventID? = nil,
+                referenceBytes: [UInt8]? = nil) throws(EventFormatError) {
         if storedEventID == nil {
             if version.enforcesCanonicalJSON, !JSONValue.object(json).isStrictlyCanonical {
                 throw EventFormatError("event is not canonical JSON (floats or out-of-range integers)")
@@ -77,6 +80,8 @@ public struct PDU: Sendable, Hashable {
             guard let text = json["event_id"]?.stringValue, let id = EventID(text), id.server != nil else {
                 throw EventFormatError("missing or invalid event_id")
             }
+            eventID = id
+        } else if let referenceBytes, let id = EventHashing.eventID(referenceBytes: referenceBytes, version: version) {
             eventID = id
         } else {
             do {

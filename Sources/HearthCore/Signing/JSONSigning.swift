@@ -44,11 +44,18 @@ public enum JSONSigning {
 
     /// Checks the signature by `entity` under `keyID` against `key`.
     public static func verify(_ object: JSONObject, by entity: String, keyID: String, key: VerifyKey) throws(VerificationError) {
+        try verify(object, by: entity, keyID: keyID, key: key, signedBytes: nil)
+    }
+
+    /// As `verify(_:by:keyID:key:)`, with the signed bytes already encoded (`signedBytes(of:)`)
+    /// when the caller has them; `object` then only supplies the signature.
+    public static func verify(_ object: JSONObject, by entity: String, keyID: String, key: VerifyKey,
+                              signedBytes known: [UInt8]?) throws(VerificationError) {
         guard let text = object["signatures"]?[entity]?[keyID] else { throw .missingSignature }
         guard let string = text.stringValue, let signature = Base64.decode(string), signature.count == 64 else {
             throw .malformedSignature
         }
-        guard let message = try? signedBytes(of: object) else { throw .notCanonical }
+        guard let message = known ?? (try? signedBytes(of: object)) else { throw .notCanonical }
         guard key.isValidSignature(signature, for: message) else { throw .badSignature }
     }
 }

@@ -71,7 +71,7 @@ public struct VerifyKey: Sendable, Hashable {
     }
 
     /// Ed25519 verification. A key that has verified a few signatures gets a table
-    /// (`Ed25519Tables`) that makes its later verifications about twice as fast; the table
+    /// (`Ed25519Tables`) that makes its later verifications two to three times as fast; the table
     /// only ever confirms, so anything it does not confirm is decided by BoringSSL.
     public func isValidSignature(_ signature: [UInt8], for message: [UInt8]) -> Bool {
         guard signature.count == 64 else { return false }

@@ -130,17 +130,23 @@ extension RoomFederation {
     /// Format, signatures and content hash: the event as the later checks must see it (redacted
     /// if its content hash does not match).
     func checkedPDU(_ json: JSONObject, version: RoomVersion) async throws -> PDU {
-        try await verified(try decode(json, version: version))
+        // What the signatures cover is also what a version 3+ event ID hashes: encoded once for both.
+        let referenceBytes = try? EventHashing.referenceBytes(json, version: version)
+        return try await verified(try decode(json, version: version, referenceBytes: referenceBytes), referenceBytes: referenceBytes)
     }
 
     /// Check 1: the event format of the room version.
-    func decode(_ json: JSONObject, version: RoomVersion) throws -> PDU {
-        do { return try PDU(json: json, version: version) } catch { throw DroppedPDU("invalid event: \(error.reason)") }
+    func decode(_ json: JSONObject, version: RoomVersion, referenceBytes: [UInt8]? = nil) throws -> PDU {
+        do {
+            return try PDU(json: json, version: version, referenceBytes: referenceBytes)
+        } catch {
+            throw DroppedPDU("invalid event: \(error.reason)")
+        }
     }
 
     /// Checks 2 and 3: signatures, then the content hash (a mismatch redacts the event).
-    func verified(_ pdu: PDU) async throws -> PDU {
-        try await verifySignatures(of: pdu)
+    func verified(_ pdu: PDU, referenceBytes: [UInt8]? = nil) async throws -> PDU {
+        try await verifySignatures(of: pdu, referenceBytes: referenceBytes)
         if !EventHashing.hasValidContentHash(pdu.json) {
             logger.info("content hash mismatch, redacting", metadata: ["event_id": "\(pdu.eventID)"])
             return pdu.redacted()
@@ -162,7 +168,7 @@ extension RoomFederation {
 
     /// Every required server must have a valid Ed25519 signature on the redacted event, with a
     /// key valid at `origin_server_ts` where the room version enforces key validity.
-    func verifySignatures(of pdu: PDU) async throws {
+    func verifySignatures(of pdu: PDU, referenceBytes: [UInt8]? = nil) async throws {
         let keys = ports.keys
         let validAt = pdu.roomVersion.enforcesKeyValidity ? pdu.originServerTS : nil
         for server in requiredSigners(of: pdu).sorted() {
@@ -172,7 +178,8 @@ extension RoomFederation {
             for keyID in keyIDs {
                 guard let key = await keys.verifyKey(server: server, keyID: keyID, validAt: validAt) else { continue }
                 do {
-                    try EventHashing.verifySignature(pdu.json, by: server, keyID: keyID, key: key, version: pdu.roomVersion)
+                    try EventHashing.verifySignature(pdu.json, by: server, keyID: keyID, key: key, version: pdu.roomVersion,
+                                                     referenceBytes: referenceBytes)
                     valid = true
                     break
                 } catch {
