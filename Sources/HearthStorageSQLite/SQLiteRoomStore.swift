@@ -85,25 +85,39 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     func persistOutliers(_ events: [EventToPersist]) async throws {
         if events.isEmpty { return }
         precondition(events.allSatisfy(\.outlier), "persistOutliers takes outliers only")
+        let ids = Self.encodeIDs(events.map(\.pdu.eventID))
         let encoded = events.map { ($0, $0.pdu.json.encodedString()) }
         try await storageCall {
             try await pool.write { db in
-                let exists = try db.cachedStatement(sql: "SELECT 1 FROM events WHERE event_id = ?")
-                let fresh = try encoded.filter { try Int.fetchOne(exists, arguments: [$0.0.pdu.eventID.rawValue]) == nil }
-                // Their stream positions in one step: a big room's state is thousands of outliers.
+                // A big room's state is thousands of outliers: which are stored already, their
+                // stream positions and their auth edges are each one statement for all of them.
+                let stored = try Set(String.fetchAll(
+                    db.cachedStatement(sql: "SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?))"),
+                    arguments: [ids]))
+                let fresh = encoded.filter { !stored.contains($0.0.pdu.eventID.rawValue) }
                 var stream = try nextStreamPositions(db, count: fresh.count)
+                var edges: [JSONValue] = []
                 for (event, json) in fresh {
-                    _ = try Self.write(db, event, json: json, stream: stream)
+                    _ = try Self.write(db, event, json: json, stream: stream, authEdges: false)
                     stream += 1
+                    for auth in event.pdu.authEvents {
+                        edges.append([.string(event.pdu.eventID.rawValue), .string(auth.rawValue)])
+                    }
                 }
+                try db.cachedStatement(
+                    sql: """
+                        INSERT OR IGNORE INTO event_auth_edges (event_id, auth_event_id)
+                          SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)
+                        """).execute(arguments: [JSONValue.array(edges).encodedString()])
             }
         }
     }
 
     /// The body of `persist`: everything one event's write changes, inside the caller's transaction.
-    /// `stream`: the event's position when the caller took it already.
+    /// `stream`: the event's position when the caller took it already. `authEdges`: false when
+    /// the caller writes the event's auth edges itself.
     private static func write(_ db: Database, _ event: EventToPersist, json: String,
-                              stream assigned: Int64? = nil) throws -> PersistedEvent {
+                              stream assigned: Int64? = nil, authEdges: Bool = true) throws -> PersistedEvent {
         let pdu = event.pdu
         // History fetched from other servers sorts before everything /sync has reported:
         // it gets negative positions, counting down, and /messages finds it by depth.
@@ -148,7 +162,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO event_edges (event_id, prev_event_id) VALUES (?, ?)").execute(
                 arguments: [pdu.eventID.rawValue, prev.rawValue])
         }
-        for auth in pdu.authEvents {
+        for auth in pdu.authEvents where authEdges {
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO event_auth_edges (event_id, auth_event_id) VALUES (?, ?)").execute(
                 arguments: [pdu.eventID.rawValue, auth.rawValue])
         }
@@ -185,7 +199,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     /// the content) was posted in, for the media policy, and the expiry time a sender set
     /// (MSC2228's `m.self_destruct_after`) on a message.
     private static func indexContent(_ db: Database, _ pdu: PDU, json: String) throws {
-        if json.contains("mxc://") {
+        if json.containsUTF8("mxc://") {
             try db.cachedStatement(
                 sql: """
                     INSERT OR IGNORE INTO media_room_refs (mxc, room_id)

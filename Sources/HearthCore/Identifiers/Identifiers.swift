@@ -74,7 +74,7 @@ public struct RoomID: Hashable, Sendable, Comparable, CustomStringConvertible {
     public init?(_ text: String) {
         guard text.utf8.count <= IdentifierLimits.maxLength, text.utf8.count > 1, text.utf8.first == UInt8(ascii: "!")
         else { return nil }
-        if text.contains(":") {
+        if text.utf8.contains(UInt8(ascii: ":")) {
             guard let (opaque, server) = IdentifierLimits.split(text, sigil: UInt8(ascii: "!")), !opaque.isEmpty
             else { return nil }
             self.server = server

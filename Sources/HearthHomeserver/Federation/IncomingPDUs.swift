@@ -237,19 +237,29 @@ extension RoomFederation {
             var seen = Set<EventID>()
             let authEvents = pdu.authEvents.filter { seen.insert($0).inserted }.compactMap { accepted[$0] }
             let create = pdu.type == "m.room.create" ? nil : createID.flatMap { accepted[$0] }
-            var rejection: String?
-            do {
-                try EventAuthorization.authorize(pdu, authEvents: authEvents, roomCreate: create)
-                accepted[pdu.eventID] = pdu
-            } catch {
-                rejection = error.description
-                logger.info("rejected an outlier", metadata: ["event_id": "\(pdu.eventID)", "reason": "\(error.description)"])
-            }
+            let rejection = outlierRejection(of: pdu, authEvents: authEvents, roomCreate: create)
+            if rejection == nil { accepted[pdu.eventID] = pdu }
             toPersist.append(.outlier(pdu, rejectionReason: rejection))
         }
-        try await store.persistOutliers(toPersist)
-        for event in toPersist { rooms.eventCache.put(event.pdu, accepted: event.rejectionReason == nil) }
+        try await writeOutliers(toPersist)
         return inBatch.filter { accepted[$0] != nil }
+    }
+
+    /// Check 4 for an outlier: why it fails against its (accepted) auth events, or nil.
+    func outlierRejection(of pdu: PDU, authEvents: [PDU], roomCreate: PDU?) -> String? {
+        do {
+            try EventAuthorization.authorize(pdu, authEvents: authEvents, roomCreate: roomCreate)
+            return nil
+        } catch {
+            logger.info("rejected an outlier", metadata: ["event_id": "\(pdu.eventID)", "reason": "\(error.description)"])
+            return error.description
+        }
+    }
+
+    /// Writes authorized outliers and remembers them in the event cache.
+    func writeOutliers(_ outliers: [EventToPersist]) async throws {
+        try await store.persistOutliers(outliers)
+        for event in outliers { rooms.eventCache.put(event.pdu, accepted: event.rejectionReason == nil) }
     }
 
     // MARK: Checks 5–6 and persisting

@@ -28,19 +28,63 @@ extension RoomFederation {
         try await storeFetchedEvents(fetched, ensuring: missing, room: pdu.roomID, version: pdu.roomVersion, from: origin)
     }
 
+    /// How many fetched events are checked, authorized and written as one step.
+    static let outlierChunkSize = 500
+
     /// Checks (format, signatures, hash) and stores fetched events as outliers, auth events
     /// first, fetching with /event whatever auth events are still missing, and then the events
     /// in `ensuring` that are still unknown. Returns those of the events it stored or already
     /// had that are accepted (not rejected), and the event ID of each of `jsons` that passed
     /// the checks, by position (so that callers need not hash them again).
+    ///
+    /// A big batch (a room's state from send_join or /state) goes through in chunks, in order:
+    /// while one chunk is written, the next ones are checked and authorized. An event whose
+    /// auth events are not known yet waits for a later chunk, or for the fetching at the end.
     @discardableResult
     func storeFetchedEvents(_ jsons: [JSONObject], ensuring wanted: [EventID], room: RoomID, version: RoomVersion,
                             from origin: ServerName) async throws -> (accepted: [EventID: PDU], idAt: [Int: EventID]) {
-        // Checking signatures is most of the work for a big room's state.
-        let checked = await checkedInParallel(Array(jsons.enumerated()), slices: jsons.count >= 256 ? 4 : 1) { _ in version }
-            .filter { $0.value.roomID == room }
+        var idAt: [Int: EventID] = [:]
+        var checkedByID: [EventID: PDU] = [:]
+        // Checked, not authorized yet: an auth event is still unknown.
         var pending: [EventID: PDU] = [:]
-        for pdu in checked.values { pending[pdu.eventID] = pdu }
+        // Authorized here or found stored: the event if accepted, nil if rejected.
+        var verdicts: [EventID: PDU?] = [:]
+        // Chunks are written one after another by the store's writer while this task goes on.
+        var writes: [Task<Void, any Error>] = []
+        let numbered = Array(jsons.enumerated())
+        let chunks = stride(from: 0, to: numbered.count, by: Self.outlierChunkSize).map {
+            Array(numbered[$0..<min($0 + Self.outlierChunkSize, numbered.count)])
+        }
+        try await withThrowingTaskGroup(of: (Int, [Int: PDU]).self) { group in
+            // Checking signatures is most of the work: a few chunks at a time keep the cores
+            // busy and leave room for this task to authorize and hand chunks to the writer.
+            var started = 0
+            func startNext() {
+                guard started < chunks.count else { return }
+                let number = started, chunk = chunks[number]
+                group.addTask { (number, await self.checkedInParallel(chunk, slices: 1) { _ in version }) }
+                started += 1
+            }
+            for _ in 0..<3 { startNext() }
+            var arrived: [Int: [Int: PDU]] = [:]
+            var next = 0
+            for try await (number, checked) in group {
+                startNext()
+                arrived[number] = checked
+                while let checked = arrived.removeValue(forKey: next) {
+                    next += 1
+                    for (index, pdu) in checked where pdu.roomID == room {
+                        idAt[index] = pdu.eventID
+                        checkedByID[pdu.eventID] = pdu
+                        if verdicts[pdu.eventID] == nil { pending[pdu.eventID] = pdu }
+                    }
+                    let toWrite = try await authorizeResolvable(&pending, verdicts: &verdicts)
+                    if !toWrite.isEmpty { writes.append(Task { try await self.writeOutliers(toWrite) }) }
+                }
+            }
+        }
+        for write in writes { try await write.value }
+
         var wanted = wanted
         // In room version 12 no event cites the create event: the room ID names it.
         if !version.auth.createEventIsAuthEvent, let create = EventID("$" + room.rawValue.dropFirst()),
@@ -60,10 +104,49 @@ extension RoomFederation {
                       let pdu = try? await checkedPDU(json, version: version), pdu.roomID == room, pdu.eventID == id
                 else { continue }
                 pending[id] = pdu
+                checkedByID[id] = pdu
             }
         }
-        let accepted = try await storeOutliers(Array(pending.values))
-        return (pending.filter { accepted.contains($0.key) }, checked.mapValues(\.eventID))
+        let acceptedLater = try await storeOutliers(Array(pending.values))
+        let accepted = checkedByID.filter { id, _ in
+            if let verdict = verdicts[id] { verdict != nil } else { acceptedLater.contains(id) }
+        }
+        return (accepted, idAt)
+    }
+
+    /// Authorizes, in auth order, each pending event whose auth events are all known (decided
+    /// in this batch, or stored), against those auth events; moves it from `pending` to
+    /// `verdicts` and returns the outliers to write. Pending events found stored already take
+    /// their stored verdict and are not written again.
+    func authorizeResolvable(_ pending: inout [EventID: PDU], verdicts: inout [EventID: PDU?]) async throws -> [EventToPersist] {
+        guard let first = pending.values.first else { return [] }
+        // In room version 12 the room ID names the create event, which no event lists.
+        let createID = first.roomVersion.auth.createEventIsAuthEvent ? nil : EventID("$" + first.roomID.rawValue.dropFirst())
+        var lookup = Set(pending.keys)
+        for pdu in pending.values {
+            for auth in pdu.authEvents where verdicts[auth] == nil && pending[auth] == nil { lookup.insert(auth) }
+        }
+        if let createID, verdicts[createID] == nil, pending[createID] == nil { lookup.insert(createID) }
+        for (id, stored) in try await store.events(Array(lookup)) {
+            verdicts.updateValue(stored.rejectionReason == nil ? stored.pdu : nil, forKey: id)
+            pending[id] = nil
+        }
+        var toPersist: [EventToPersist] = []
+        for pdu in Self.authOrder(Array(pending.values)) {
+            var seen = Set<EventID>()
+            let authIDs = pdu.authEvents.filter { seen.insert($0).inserted }
+            guard authIDs.allSatisfy({ verdicts[$0] != nil }) else { continue }
+            var create: PDU? = nil
+            if pdu.type != "m.room.create", let createID {
+                guard let verdict = verdicts[createID] else { continue }
+                create = verdict
+            }
+            let rejection = outlierRejection(of: pdu, authEvents: authIDs.compactMap { verdicts[$0] ?? nil }, roomCreate: create)
+            verdicts.updateValue(rejection == nil ? pdu : nil, forKey: pdu.eventID)
+            pending[pdu.eventID] = nil
+            toPersist.append(.outlier(pdu, rejectionReason: rejection))
+        }
+        return toPersist
     }
 
     /// Checks 1–3 (format, signatures, content hash) of many events at once, spread over
