@@ -88,29 +88,44 @@ final class SQLiteRoomStore: RoomStore, Sendable {
         let ids = Self.encodeIDs(events.map(\.pdu.eventID))
         let encoded = events.map { ($0, $0.pdu.json.encodedString()) }
         try await storageCall {
-            try await pool.write { db in
-                // A big room's state is thousands of outliers: which are stored already, their
-                // stream positions and their auth edges are each one statement for all of them.
-                let stored = try Set(String.fetchAll(
-                    db.cachedStatement(sql: "SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?))"),
-                    arguments: [ids]))
-                let fresh = encoded.filter { !stored.contains($0.0.pdu.eventID.rawValue) }
-                var stream = try nextStreamPositions(db, count: fresh.count)
-                var edges: [JSONValue] = []
-                for (event, json) in fresh {
-                    _ = try Self.write(db, event, json: json, stream: stream, authEdges: false)
-                    stream += 1
-                    for auth in event.pdu.authEvents {
-                        edges.append([.string(event.pdu.eventID.rawValue), .string(auth.rawValue)])
-                    }
+            try await pool.writeWithoutTransaction { db in
+                // Committed without waiting for the disk: outliers are facts fetched from other
+                // servers, and nothing that cites them is acknowledged before a later commit,
+                // whose sync makes the WAL before it, these outliers included, durable too.
+                // Lost in a crash before that, they are simply fetched again.
+                let configured = try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? 2
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                defer { try? db.execute(sql: "PRAGMA synchronous = \(configured)") }
+                try db.inTransaction {
+                    try Self.writeOutliers(db, encoded, ids: ids)
+                    return .commit
                 }
-                try db.cachedStatement(
-                    sql: """
-                        INSERT OR IGNORE INTO event_auth_edges (event_id, auth_event_id)
-                          SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)
-                        """).execute(arguments: [JSONValue.array(edges).encodedString()])
             }
         }
+    }
+
+    /// The body of `persistOutliers`, inside the caller's transaction.
+    private static func writeOutliers(_ db: Database, _ encoded: [(EventToPersist, String)], ids: String) throws {
+        // A big room's state is thousands of outliers: which are stored already, their
+        // stream positions and their auth edges are each one statement for all of them.
+        let stored = try Set(String.fetchAll(
+            db.cachedStatement(sql: "SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?))"),
+            arguments: [ids]))
+        let fresh = encoded.filter { !stored.contains($0.0.pdu.eventID.rawValue) }
+        var stream = try nextStreamPositions(db, count: fresh.count)
+        var edges: [JSONValue] = []
+        for (event, json) in fresh {
+            _ = try write(db, event, json: json, stream: stream, authEdges: false)
+            stream += 1
+            for auth in event.pdu.authEvents {
+                edges.append([.string(event.pdu.eventID.rawValue), .string(auth.rawValue)])
+            }
+        }
+        try db.cachedStatement(
+            sql: """
+                INSERT OR IGNORE INTO event_auth_edges (event_id, auth_event_id)
+                  SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)
+                """).execute(arguments: [JSONValue.array(edges).encodedString()])
     }
 
     /// The body of `persist`: everything one event's write changes, inside the caller's transaction.

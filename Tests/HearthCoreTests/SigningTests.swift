@@ -83,4 +83,24 @@ import Testing
             try EventHashing.verifySignature(signed, by: server, keyID: "ed25519:1", key: verifyKey, version: .v10)
         }
     }
+
+    /// The whole event's canonical length, derived from the content-hash encoding, is the
+    /// length of encoding it whole, with and without the members the content hash leaves out.
+    @Test func canonicalSizeFromContentBytes() throws {
+        let key = try Self.specKey()
+        let server = try #require(ServerName("domain"))
+        var event: JSONObject = [
+            "type": "m.room.message", "room_id": "!r:domain", "sender": "@a:domain", "depth": 3,
+            "origin_server_ts": 1_000, "prev_events": ["$p"], "auth_events": [],
+            "content": ["body": "snowman ☃ and \"quotes\"", "msgtype": "m.text"],
+        ]
+        let signed = try EventHashing.hashAndSign(event, server: server, key: key, version: .default)
+        var withUnsigned = signed
+        withUnsigned["unsigned"] = ["age": 5, "transaction_id": "t"]
+        event["hashes"] = ["sha256": "x"]
+        for candidate in [signed, withUnsigned, event, ["signatures": [:]] as JSONObject] {
+            let content = try EventHashing.contentBytes(candidate)
+            #expect(try EventHashing.canonicalSize(candidate, contentBytes: content) == candidate.canonicalBytes().count)
+        }
+    }
 }

@@ -6,11 +6,32 @@ public enum EventHashing {
     /// SHA-256 over the event without `unsigned`, `signatures` and `hashes`, as canonical JSON.
     /// It covers the unredacted content.
     public static func contentHash(_ event: JSONObject) throws(CanonicalJSONError) -> [UInt8] {
+        Array(SHA256.hash(data: try contentBytes(event)))
+    }
+
+    /// The members the content hash leaves out.
+    static let outsideContentHash = ["hashes", "signatures", "unsigned"]
+
+    /// The event without `unsigned`, `signatures` and `hashes`, as canonical JSON: what the
+    /// content hash hashes.
+    public static func contentBytes(_ event: JSONObject) throws(CanonicalJSONError) -> [UInt8] {
         var stripped = event
-        stripped["unsigned"] = nil
-        stripped["signatures"] = nil
-        stripped["hashes"] = nil
-        return Array(SHA256.hash(data: try stripped.canonicalBytes()))
+        for key in outsideContentHash { stripped[key] = nil }
+        return try stripped.canonicalBytes()
+    }
+
+    /// The length of the whole event as canonical JSON, from its `contentBytes`: only the
+    /// members those leave out are encoded again (they are small; the content is not).
+    public static func canonicalSize(_ event: JSONObject, contentBytes: [UInt8]) throws(CanonicalJSONError) -> Int {
+        var size = contentBytes.count
+        var members = event.count - outsideContentHash.filter { event[$0] != nil }.count
+        for key in outsideContentHash {
+            guard let value = event[key] else { continue }
+            // `,"key":value` — no comma before the first member of an otherwise empty object.
+            size += (members > 0 ? 1 : 0) + key.utf8.count + 3 + (try value.canonicalBytes().count)
+            members += 1
+        }
+        return size
     }
 
     /// The redacted event without `signatures` and `unsigned`, as canonical JSON: what the
@@ -44,11 +65,12 @@ public enum EventHashing {
     }
 
     /// Whether `hashes.sha256` matches the event's content.
-    public static func hasValidContentHash(_ event: JSONObject) -> Bool {
+    /// `contentBytes`, when the caller has them, spare encoding the event again.
+    public static func hasValidContentHash(_ event: JSONObject, contentBytes known: [UInt8]? = nil) -> Bool {
         guard let claimed = event["hashes"]?["sha256"]?.stringValue, let bytes = Base64.decode(claimed),
-              let actual = try? contentHash(event)
+              let content = known ?? (try? contentBytes(event))
         else { return false }
-        return bytes == actual
+        return bytes == Array(SHA256.hash(data: content))
     }
 
     /// Adds the content hash and this server's signature to an event. The signature covers the

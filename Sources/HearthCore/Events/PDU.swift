@@ -4,20 +4,48 @@
 /// `json` is the event exactly as it was received or built (minus nothing); hashes and
 /// signatures are always computed from it, never from the decoded fields.
 public struct PDU: Sendable, Hashable {
-    public let json: JSONObject
-    public let roomVersion: RoomVersion
-    public let eventID: EventID
-    public let roomID: RoomID
-    public let type: String
-    public let stateKey: String?
-    public let sender: UserID
-    public let content: JSONObject
-    public let prevEvents: [EventID]
-    public let authEvents: [EventID]
-    public let depth: Int64
-    public let originServerTS: Int64
+    /// The decoded fields, shared by every copy (`Shared`): a PDU passes through many
+    /// dictionaries and arrays, and copying a dozen strings and arrays (a reference count
+    /// each) showed in profiles of a big room's join; a copy of the box costs one.
+    private struct Fields: Sendable {
+        let json: JSONObject
+        let roomVersion: RoomVersion
+        let eventID: EventID
+        let roomID: RoomID
+        let type: String
+        let stateKey: String?
+        let sender: UserID
+        let content: JSONObject
+        let prevEvents: [EventID]
+        let authEvents: [EventID]
+        let depth: Int64
+        let originServerTS: Int64
+        let redacts: EventID?
+    }
+
+    private final class Shared: Sendable {
+        let fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
+    }
+
+    // Accessors read through the stored properties (`shared.fields.x`), which the compiler
+    // projects without copying the whole `Fields`.
+    private let shared: Shared
+
+    public var json: JSONObject { shared.fields.json }
+    public var roomVersion: RoomVersion { shared.fields.roomVersion }
+    public var eventID: EventID { shared.fields.eventID }
+    public var roomID: RoomID { shared.fields.roomID }
+    public var type: String { shared.fields.type }
+    public var stateKey: String? { shared.fields.stateKey }
+    public var sender: UserID { shared.fields.sender }
+    public var content: JSONObject { shared.fields.content }
+    public var prevEvents: [EventID] { shared.fields.prevEvents }
+    public var authEvents: [EventID] { shared.fields.authEvents }
+    public var depth: Int64 { shared.fields.depth }
+    public var originServerTS: Int64 { shared.fields.originServerTS }
     /// The event a redaction redacts (top level up to v10, in content from v11).
-    public let redacts: EventID?
+    public var redacts: EventID? { shared.fields.redacts }
 
     public static let maxSize = 65_536
 
@@ -37,14 +65,19 @@ public struct PDU: Sendable, Hashable {
     /// work, which would otherwise dominate reading a timeline.
     /// `referenceBytes`: the event's `EventHashing.referenceBytes`, when the caller encoded
     /// them already (to check signatures), so that the event ID need not encode them again.
+    /// `canonicalSize`: the event's length as canonical JSON, likewise (`EventHashing.canonicalSize`).
     public init(json: JSONObject, version: RoomVersion, storedEventID: EventID? = nil,
-                referenceBytes: [UInt8]? = nil) throws(EventFormatError) {
+                referenceBytes: [UInt8]? = nil, canonicalSize: Int? = nil) throws(EventFormatError) {
         if storedEventID == nil {
             if version.enforcesCanonicalJSON, !JSONValue.object(json).isStrictlyCanonical {
                 throw EventFormatError("event is not canonical JSON (floats or out-of-range integers)")
             }
             let size: Int
-            do { size = try json.canonicalBytes().count } catch { size = json.encoded().count }
+            if let canonicalSize {
+                size = canonicalSize
+            } else {
+                do { size = try json.canonicalBytes().count } catch { size = json.encoded().count }
+            }
             guard size <= PDU.maxSize else { throw EventFormatError("event exceeds \(PDU.maxSize) bytes") }
         }
 
@@ -116,19 +149,9 @@ public struct PDU: Sendable, Hashable {
             }
         }
 
-        self.json = json
-        self.roomVersion = version
-        self.eventID = eventID
-        self.roomID = roomID
-        self.type = type
-        self.stateKey = stateKey
-        self.sender = sender
-        self.content = content
-        self.prevEvents = prevEvents
-        self.authEvents = authEvents
-        self.depth = depth
-        self.originServerTS = ts
-        self.redacts = redacts
+        self.shared = Shared(Fields(json: json, roomVersion: version, eventID: eventID, roomID: roomID, type: type,
+                                    stateKey: stateKey, sender: sender, content: content, prevEvents: prevEvents,
+                                    authEvents: authEvents, depth: depth, originServerTS: ts, redacts: redacts))
     }
 
     /// Reads `prev_events`/`auth_events`: plain IDs from v3, `[id, {hashes}]` pairs before.

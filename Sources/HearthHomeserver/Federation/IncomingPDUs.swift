@@ -130,24 +130,34 @@ extension RoomFederation {
     /// Format, signatures and content hash: the event as the later checks must see it (redacted
     /// if its content hash does not match).
     func checkedPDU(_ json: JSONObject, version: RoomVersion) async throws -> PDU {
-        // What the signatures cover is also what a version 3+ event ID hashes: encoded once for both.
-        let referenceBytes = try? EventHashing.referenceBytes(json, version: version)
-        return try await verified(try decode(json, version: version, referenceBytes: referenceBytes), referenceBytes: referenceBytes)
+        // Each canonical form is encoded once: the redacted one is what the signatures cover and
+        // what a version 3+ event ID hashes; the content-hash one also gives the event's size.
+        let encoded = EncodedPDU(
+            reference: try? EventHashing.referenceBytes(json, version: version),
+            content: try? EventHashing.contentBytes(json))
+        return try await verified(try decode(json, version: version, encoded: encoded), encoded: encoded)
+    }
+
+    /// A received event's canonical encodings, made once for all of checks 1–3.
+    struct EncodedPDU {
+        var reference: [UInt8]?
+        var content: [UInt8]?
     }
 
     /// Check 1: the event format of the room version.
-    func decode(_ json: JSONObject, version: RoomVersion, referenceBytes: [UInt8]? = nil) throws -> PDU {
+    func decode(_ json: JSONObject, version: RoomVersion, encoded: EncodedPDU? = nil) throws -> PDU {
+        let size = encoded?.content.flatMap { try? EventHashing.canonicalSize(json, contentBytes: $0) }
         do {
-            return try PDU(json: json, version: version, referenceBytes: referenceBytes)
+            return try PDU(json: json, version: version, referenceBytes: encoded?.reference, canonicalSize: size)
         } catch {
             throw DroppedPDU("invalid event: \(error.reason)")
         }
     }
 
     /// Checks 2 and 3: signatures, then the content hash (a mismatch redacts the event).
-    func verified(_ pdu: PDU, referenceBytes: [UInt8]? = nil) async throws -> PDU {
-        try await verifySignatures(of: pdu, referenceBytes: referenceBytes)
-        if !EventHashing.hasValidContentHash(pdu.json) {
+    func verified(_ pdu: PDU, encoded: EncodedPDU? = nil) async throws -> PDU {
+        try await verifySignatures(of: pdu, referenceBytes: encoded?.reference)
+        if !EventHashing.hasValidContentHash(pdu.json, contentBytes: encoded?.content) {
             logger.info("content hash mismatch, redacting", metadata: ["event_id": "\(pdu.eventID)"])
             return pdu.redacted()
         }
