@@ -261,12 +261,18 @@ final class SQLiteRoomStore: RoomStore, Sendable {
         return group
     }
 
+    /// One statement for all the entries: a room's full snapshot is thousands of them (a join
+    /// through another server writes the whole state at once).
     static func insertEntries(_ db: Database, group: StateGroupID, _ entries: [StateKey: EventID]) throws {
-        let statement = try db.cachedStatement(
-            sql: "INSERT INTO state_group_entries (state_group, type, state_key, event_id) VALUES (?, ?, ?, ?)")
-        for (key, eventID) in entries {
-            try statement.execute(arguments: [group, key.type, key.stateKey, eventID.rawValue])
-        }
+        if entries.isEmpty { return }
+        let rows = JSONValue.array(entries.map { key, eventID in
+            [.string(key.type), .string(key.stateKey), .string(eventID.rawValue)]
+        })
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO state_group_entries (state_group, type, state_key, event_id)
+                  SELECT ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?)
+                """).execute(arguments: [group, rows.encodedString()])
     }
 
     /// Walks a snapshot's chain to its root and applies the deltas, root first.
