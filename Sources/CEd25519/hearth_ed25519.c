@@ -574,9 +574,9 @@ hearth_ed25519_table *hearth_ed25519_table_new(const uint8_t public_key[32]) {
 
 void hearth_ed25519_table_free(hearth_ed25519_table *table) { free(table); }
 
-int hearth_ed25519_verify(const hearth_ed25519_table *table, const uint8_t signature[64],
-                          const uint8_t digest[64]) {
-    ensure_setup();
+// [s]B - [k]A for a signature, into `point`; 0 if s is not below L (never a valid signature).
+static int signature_point(ge_p3 *point, const hearth_ed25519_table *table, const uint8_t signature[64],
+                           const uint8_t digest[64]) {
     const uint8_t *s = signature + 32;
     if (!base_table_ready || !scalar_is_below_order(s)) return 0;
     uint8_t k[32];
@@ -585,13 +585,69 @@ int hearth_ed25519_verify(const hearth_ed25519_table *table, const uint8_t signa
     signed_digits(s_digits, s);
     signed_digits(k_digits, k);
     // R' = [s]B - [k]A, one table entry per digit.
-    ge_p3 sum;
-    ge_identity(&sum);
+    ge_identity(point);
     for (int i = 0; i < POSITIONS; i++) {
-        add_digit(&sum, base_table.rows[i], s_digits[i]);
-        add_digit(&sum, table->rows[i], -k_digits[i]);
+        add_digit(point, base_table.rows[i], s_digits[i]);
+        add_digit(point, table->rows[i], -k_digits[i]);
     }
+    return 1;
+}
+
+int hearth_ed25519_verify(const hearth_ed25519_table *table, const uint8_t signature[64],
+                          const uint8_t digest[64]) {
+    ensure_setup();
+    ge_p3 point;
+    if (!signature_point(&point, table, signature, digest)) return 0;
     uint8_t encoded[32];
-    ge_tobytes(encoded, &sum);
+    ge_tobytes(encoded, &point);
     return memcmp(encoded, signature, 32) == 0;
+}
+
+void hearth_ed25519_verify_batch(const hearth_ed25519_table *const *tables, const uint8_t *signatures,
+                                 const uint8_t *digests, size_t count, uint8_t *results) {
+    ensure_setup();
+    if (count == 0) return;
+    ge_p3 *points = malloc(sizeof(ge_p3) * count);
+    fe *prefix = malloc(sizeof(fe) * count);
+    uint8_t *computed = malloc(count);
+    if (points == NULL || prefix == NULL || computed == NULL) {
+        for (size_t i = 0; i < count; i++) {
+            results[i] = tables[i] != NULL && hearth_ed25519_verify(tables[i], signatures + 64 * i, digests + 64 * i);
+        }
+        free(points);
+        free(prefix);
+        free(computed);
+        return;
+    }
+    // prefix[i] = Z_0 * ... * Z_i (a skipped signature counts as Z = 1).
+    fe running;
+    fe_small(&running, 1);
+    for (size_t i = 0; i < count; i++) {
+        computed[i] = tables[i] != NULL && signature_point(&points[i], tables[i], signatures + 64 * i, digests + 64 * i);
+        if (computed[i]) fe_mul(&running, &running, &points[i].Z);
+        prefix[i] = running;
+    }
+    // One inversion for all: walking back, inverse = 1 / (Z_0 * ... * Z_i).
+    fe inverse;
+    fe_invert(&inverse, &running);
+    for (size_t n = count; n-- > 0;) {
+        results[n] = 0;
+        if (!computed[n]) continue;
+        fe z_inverse, x, y;
+        if (n > 0) {
+            fe_mul(&z_inverse, &inverse, &prefix[n - 1]);
+        } else {
+            z_inverse = inverse;
+        }
+        fe_mul(&inverse, &inverse, &points[n].Z);
+        fe_mul(&x, &points[n].X, &z_inverse);
+        fe_mul(&y, &points[n].Y, &z_inverse);
+        uint8_t encoded[32];
+        fe_tobytes(encoded, &y);
+        encoded[31] ^= (uint8_t)(fe_is_odd(&x) << 7);
+        results[n] = memcmp(encoded, signatures + 64 * n, 32) == 0;
+    }
+    free(points);
+    free(prefix);
+    free(computed);
 }

@@ -146,4 +146,33 @@ import Testing
         }
         #expect(Ed25519Tables.shared.hasTable(for: key.bytes))
     }
+
+    /// A batch answers as the tables do one by one: valid signatures confirmed, tampered ones
+    /// and keys without a table not.
+    @Test func batchAnswersAsSingleVerifications() throws {
+        let withTable = Curve25519.Signing.PrivateKey(), withoutTable = Curve25519.Signing.PrivateKey()
+        let keyWithTable = try #require(VerifyKey(bytes: Array(withTable.publicKey.rawRepresentation)))
+        let keyWithout = try #require(VerifyKey(bytes: Array(withoutTable.publicKey.rawRepresentation)))
+        for round in 0..<Ed25519Tables.usesBeforeTable {
+            let message = Array("warm-up \(round)".utf8)
+            #expect(keyWithTable.isValidSignature(Array(try withTable.signature(for: message)), for: message))
+        }
+        #expect(Ed25519Tables.shared.hasTable(for: keyWithTable.bytes))
+        var jobs: [(key: VerifyKey, signature: [UInt8], message: [UInt8])] = []
+        var expected: [Bool] = []
+        for index in 0..<40 {
+            let message = Array("event \(index)".utf8)
+            if index % 5 == 4 {
+                jobs.append((keyWithout, Array(try withoutTable.signature(for: message)), message))
+                expected.append(false)
+                continue
+            }
+            var signature = Array(try withTable.signature(for: message))
+            if index % 3 == 1 { signature[index % 64] ^= 0x20 }
+            jobs.append((keyWithTable, signature, message))
+            expected.append(index % 3 != 1)
+        }
+        #expect(VerifyKey.tableConfirmations(jobs) == expected)
+        #expect(VerifyKey.tableConfirmations([]) == [])
+    }
 }

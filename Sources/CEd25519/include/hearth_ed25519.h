@@ -1,6 +1,7 @@
 #ifndef HEARTH_ED25519_H
 #define HEARTH_ED25519_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /// Ed25519 verification for keys that sign many messages (a remote server's events).
@@ -24,6 +25,12 @@ void hearth_ed25519_table_free(hearth_ed25519_table *table);
 /// `digest` is SHA-512(R || public key || message), R being the signature's first half.
 int hearth_ed25519_verify(const hearth_ed25519_table *table, const uint8_t signature[64],
                           const uint8_t digest[64]);
+
+/// `hearth_ed25519_verify` for `count` signatures at once (64 bytes each in `signatures`, their
+/// digests likewise in `digests`), each with its key's table (`tables[i]`, NULL for none: not
+/// confirmed). They share one field inversion. `results[i]` is 1 where signature i is confirmed.
+void hearth_ed25519_verify_batch(const hearth_ed25519_table *const *tables, const uint8_t *signatures,
+                                 const uint8_t *digests, size_t count, uint8_t *results);
 
 /// A 512-bit little-endian number modulo L, the order of the base point (exposed for tests).
 /// Returns 0, or -1 if the reduction did not settle (never expected).

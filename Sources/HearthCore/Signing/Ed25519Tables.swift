@@ -56,6 +56,37 @@ final class Ed25519Tables: Sendable {
         }
     }
 
+    /// For each job, whether its key's table confirms the signature (false where the key has
+    /// no table). The whole batch shares one field inversion, about a fifth of a verification.
+    func confirmAll(_ jobs: [(signature: [UInt8], message: [UInt8], key: [UInt8])]) -> [Bool] {
+        if jobs.isEmpty { return [] }
+        let tables = state.withLock { state in jobs.map { $0.signature.count == 64 ? state.tables[$0.key] : nil } }
+        var signatures: [UInt8] = []
+        var digests: [UInt8] = []
+        signatures.reserveCapacity(64 * jobs.count)
+        digests.reserveCapacity(64 * jobs.count)
+        for (index, job) in jobs.enumerated() {
+            guard tables[index] != nil else {
+                signatures += [UInt8](repeating: 0, count: 64)
+                digests += [UInt8](repeating: 0, count: 64)
+                continue
+            }
+            signatures += job.signature
+            var hash = SHA512()
+            hash.update(data: job.signature[0..<32])
+            hash.update(data: job.key)
+            hash.update(data: job.message)
+            digests += Array(hash.finalize())
+        }
+        var results = [UInt8](repeating: 0, count: jobs.count)
+        // `tables` keeps every table alive until the call returns.
+        let pointers: [OpaquePointer?] = tables.map { $0?.pointer }
+        pointers.withUnsafeBufferPointer { pointers in
+            hearth_ed25519_verify_batch(pointers.baseAddress, signatures, digests, jobs.count, &results)
+        }
+        return withExtendedLifetime(tables) { results.map { $0 == 1 } }
+    }
+
     /// Counts a signature BoringSSL accepted for `key`, building the key's table at the
     /// `usesBeforeTable`-th.
     func noteVerified(key: [UInt8]) {

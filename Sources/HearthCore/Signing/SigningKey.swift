@@ -81,4 +81,10 @@ public struct VerifyKey: Sendable, Hashable {
         if valid { Ed25519Tables.shared.noteVerified(key: bytes) }
         return valid
     }
+
+    /// For each signature, whether its key's table confirms it, the batch sharing one field
+    /// inversion. False means "not confirmed here": `isValidSignature` decides those.
+    public static func tableConfirmations(_ jobs: [(key: VerifyKey, signature: [UInt8], message: [UInt8])]) -> [Bool] {
+        Ed25519Tables.shared.confirmAll(jobs.map { (signature: $0.signature, message: $0.message, key: $0.key.bytes) })
+    }
 }

@@ -159,15 +159,7 @@ extension RoomFederation {
         return await withTaskGroup(of: [Int: PDU].self) { group in
             for start in stride(from: 0, to: jsons.count, by: sliceSize) {
                 let slice = jsons[start..<min(start + sliceSize, jsons.count)]
-                group.addTask {
-                    var checked: [Int: PDU] = [:]
-                    for (index, json) in slice {
-                        guard let version = await version(json), let pdu = try? await self.checkedPDU(json, version: version)
-                        else { continue }
-                        checked[index] = pdu
-                    }
-                    return checked
-                }
+                group.addTask { await self.checkedPDUs(slice, version: version) }
             }
             var all: [Int: PDU] = [:]
             for await part in group { all.merge(part) { first, _ in first } }
