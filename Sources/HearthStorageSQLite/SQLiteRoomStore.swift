@@ -88,19 +88,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
         let ids = Self.encodeIDs(events.map(\.pdu.eventID))
         let encoded = events.map { ($0, $0.pdu.json.encodedString()) }
         try await storageCall {
-            try await pool.writeWithoutTransaction { db in
-                // Committed without waiting for the disk: outliers are facts fetched from other
-                // servers, and nothing that cites them is acknowledged before a later commit,
-                // whose sync makes the WAL before it, these outliers included, durable too.
-                // Lost in a crash before that, they are simply fetched again.
-                let configured = try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? 2
-                try db.execute(sql: "PRAGMA synchronous = NORMAL")
-                defer { try? db.execute(sql: "PRAGMA synchronous = \(configured)") }
-                try db.inTransaction {
-                    try Self.writeOutliers(db, encoded, ids: ids)
-                    return .commit
-                }
-            }
+            try await pool.write { db in try Self.writeOutliers(db, encoded, ids: ids) }
         }
     }
 
