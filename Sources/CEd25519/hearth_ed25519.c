@@ -38,6 +38,20 @@ static void fe_sub(fe *h, const fe *f, const fe *g) {
     for (int i = 1; i < 5; i++) h->v[i] = f->v[i] + ((((uint64_t)1) << 54) - 8) - g->v[i];
 }
 
+// Carries the five 128-bit column sums of a product into limbs below 2^51 + 2^21.
+static inline void fe_from_products(fe *h, u128 r0, u128 r1, u128 r2, u128 r3, u128 r4) {
+    r1 += r0 >> 51;
+    r2 += r1 >> 51;
+    r3 += r2 >> 51;
+    r4 += r3 >> 51;
+    u128 wrapped = ((u128)((uint64_t)r0 & MASK51)) + (r4 >> 51) * 19;
+    h->v[0] = (uint64_t)wrapped & MASK51;
+    h->v[1] = ((uint64_t)r1 & MASK51) + (uint64_t)(wrapped >> 51);
+    h->v[2] = (uint64_t)r2 & MASK51;
+    h->v[3] = (uint64_t)r3 & MASK51;
+    h->v[4] = (uint64_t)r4 & MASK51;
+}
+
 // Limbs of the result are below 2^51 + 2^21 for inputs whose limbs are below 2^55.
 static void fe_mul(fe *h, const fe *f, const fe *g) {
     const uint64_t f0 = f->v[0], f1 = f->v[1], f2 = f->v[2], f3 = f->v[3], f4 = f->v[4];
@@ -49,16 +63,7 @@ static void fe_mul(fe *h, const fe *f, const fe *g) {
     u128 r2 = (u128)f0 * g2 + (u128)f1 * g1 + (u128)f2 * g0 + (u128)f3 * g4w + (u128)f4 * g3w;
     u128 r3 = (u128)f0 * g3 + (u128)f1 * g2 + (u128)f2 * g1 + (u128)f3 * g0 + (u128)f4 * g4w;
     u128 r4 = (u128)f0 * g4 + (u128)f1 * g3 + (u128)f2 * g2 + (u128)f3 * g1 + (u128)f4 * g0;
-    r1 += r0 >> 51;
-    r2 += r1 >> 51;
-    r3 += r2 >> 51;
-    r4 += r3 >> 51;
-    u128 wrapped = ((u128)((uint64_t)r0 & MASK51)) + (r4 >> 51) * 19;
-    h->v[0] = (uint64_t)wrapped & MASK51;
-    h->v[1] = ((uint64_t)r1 & MASK51) + (uint64_t)(wrapped >> 51);
-    h->v[2] = (uint64_t)r2 & MASK51;
-    h->v[3] = (uint64_t)r3 & MASK51;
-    h->v[4] = (uint64_t)r4 & MASK51;
+    fe_from_products(h, r0, r1, r2, r3, r4);
 }
 
 static void fe_sq(fe *h, const fe *f) {
@@ -69,16 +74,7 @@ static void fe_sq(fe *h, const fe *f) {
     u128 r2 = (u128)f0d * f2 + (u128)f1 * f1 + (u128)f3w * f4;
     u128 r3 = (u128)f0d * f3 + (u128)f1d * f2 + (u128)f4n * f4;
     u128 r4 = (u128)f0d * f4 + (u128)f1d * f3 + (u128)f2 * f2;
-    r1 += r0 >> 51;
-    r2 += r1 >> 51;
-    r3 += r2 >> 51;
-    r4 += r3 >> 51;
-    u128 wrapped = ((u128)((uint64_t)r0 & MASK51)) + (r4 >> 51) * 19;
-    h->v[0] = (uint64_t)wrapped & MASK51;
-    h->v[1] = ((uint64_t)r1 & MASK51) + (uint64_t)(wrapped >> 51);
-    h->v[2] = (uint64_t)r2 & MASK51;
-    h->v[3] = (uint64_t)r3 & MASK51;
-    h->v[4] = (uint64_t)r4 & MASK51;
+    fe_from_products(h, r0, r1, r2, r3, r4);
 }
 
 static void fe_sq_times(fe *h, const fe *f, int times) {
@@ -86,19 +82,23 @@ static void fe_sq_times(fe *h, const fe *f, int times) {
     for (int i = 1; i < times; i++) fe_sq(h, h);
 }
 
+// Limbs below 2^51 + 2^18, the value unchanged modulo p.
+static void fe_carry(fe *h) {
+    for (int i = 0; i < 4; i++) {
+        h->v[i + 1] += h->v[i] >> 51;
+        h->v[i] &= MASK51;
+    }
+    const uint64_t over = h->v[4] >> 51;
+    h->v[4] &= MASK51;
+    h->v[0] += 19 * over;
+}
+
 // The unique representative below p, as 32 little-endian bytes.
 static void fe_tobytes(uint8_t out[32], const fe *f) {
-    uint64_t t[5];
-    memcpy(t, f->v, sizeof t);
-    for (int round = 0; round < 2; round++) {
-        for (int i = 0; i < 4; i++) {
-            t[i + 1] += t[i] >> 51;
-            t[i] &= MASK51;
-        }
-        uint64_t over = t[4] >> 51;
-        t[4] &= MASK51;
-        t[0] += 19 * over;
-    }
+    fe carried = *f;
+    fe_carry(&carried);
+    fe_carry(&carried);
+    uint64_t *t = carried.v;
     // Now t < 2p. q = 1 exactly when t >= p, i.e. when t + 19 carries into bit 255.
     uint64_t q = (t[0] + 19) >> 51;
     q = (t[1] + q) >> 51;
@@ -154,17 +154,6 @@ static int fe_is_odd(const fe *f) {
     uint8_t s[32];
     fe_tobytes(s, f);
     return s[0] & 1;
-}
-
-// Limbs below 2^51 + 2^18, the value unchanged modulo p.
-static void fe_carry(fe *h) {
-    for (int i = 0; i < 4; i++) {
-        h->v[i + 1] += h->v[i] >> 51;
-        h->v[i] &= MASK51;
-    }
-    const uint64_t over = h->v[4] >> 51;
-    h->v[4] &= MASK51;
-    h->v[0] += 19 * over;
 }
 
 static void fe_neg(fe *h, const fe *f) {
@@ -320,13 +309,19 @@ static void ge_add_affine(ge_p3 *r, const ge_p3 *p, const ge_affine *q, int subt
     fe_mul(&r->Z, &f, &g);
 }
 
-static void ge_tobytes(uint8_t out[32], const ge_p3 *p) {
-    fe z_inverse, x, y;
-    fe_invert(&z_inverse, &p->Z);
-    fe_mul(&x, &p->X, &z_inverse);
-    fe_mul(&y, &p->Y, &z_inverse);
+// The encoding of p, given 1/Z.
+static void ge_tobytes_inverted(uint8_t out[32], const ge_p3 *p, const fe *z_inverse) {
+    fe x, y;
+    fe_mul(&x, &p->X, z_inverse);
+    fe_mul(&y, &p->Y, z_inverse);
     fe_tobytes(out, &y);
     out[31] ^= (uint8_t)(fe_is_odd(&x) << 7);
+}
+
+static void ge_tobytes(uint8_t out[32], const ge_p3 *p) {
+    fe z_inverse;
+    fe_invert(&z_inverse, &p->Z);
+    ge_tobytes_inverted(out, p, &z_inverse);
 }
 
 // The point an encoding names, only if the encoding is canonical (y < p, and x = 0 with its
@@ -633,18 +628,15 @@ void hearth_ed25519_verify_batch(const hearth_ed25519_table *const *tables, cons
     for (size_t n = count; n-- > 0;) {
         results[n] = 0;
         if (!computed[n]) continue;
-        fe z_inverse, x, y;
+        fe z_inverse;
         if (n > 0) {
             fe_mul(&z_inverse, &inverse, &prefix[n - 1]);
         } else {
             z_inverse = inverse;
         }
         fe_mul(&inverse, &inverse, &points[n].Z);
-        fe_mul(&x, &points[n].X, &z_inverse);
-        fe_mul(&y, &points[n].Y, &z_inverse);
         uint8_t encoded[32];
-        fe_tobytes(encoded, &y);
-        encoded[31] ^= (uint8_t)(fe_is_odd(&x) << 7);
+        ge_tobytes_inverted(encoded, &points[n], &z_inverse);
         results[n] = memcmp(encoded, signatures + 64 * n, 32) == 0;
     }
     free(points);

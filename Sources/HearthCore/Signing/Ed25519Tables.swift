@@ -42,18 +42,7 @@ final class Ed25519Tables: Sendable {
 
     /// True if `key`'s table confirms the signature; false if there is no table or it does not.
     func confirms(_ signature: [UInt8], for message: [UInt8], key: [UInt8]) -> Bool {
-        guard signature.count == 64, let table = state.withLock({ $0.tables[key] }) else { return false }
-        var hash = SHA512()
-        hash.update(data: signature[0..<32])
-        hash.update(data: key)
-        hash.update(data: message)
-        let digest = hash.finalize()
-        return digest.withUnsafeBytes { digest in
-            signature.withUnsafeBufferPointer { signature in
-                hearth_ed25519_verify(table.pointer, signature.baseAddress,
-                                      digest.baseAddress?.assumingMemoryBound(to: UInt8.self)) == 1
-            }
-        }
+        confirmAll([(signature, message, key)])[0]
     }
 
     /// For each job, whether its key's table confirms the signature (false where the key has

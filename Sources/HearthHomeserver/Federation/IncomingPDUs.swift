@@ -130,18 +130,23 @@ extension RoomFederation {
     /// Format, signatures and content hash: the event as the later checks must see it (redacted
     /// if its content hash does not match).
     func checkedPDU(_ json: JSONObject, version: RoomVersion) async throws -> PDU {
-        // Each canonical form is encoded once: the redacted one is what the signatures cover and
-        // what a version 3+ event ID hashes; the content-hash one also gives the event's size.
-        let encoded = EncodedPDU(
-            reference: try? EventHashing.referenceBytes(json, version: version),
-            content: try? EventHashing.contentBytes(json))
-        return try await verified(try decode(json, version: version, encoded: encoded), encoded: encoded)
+        let (pdu, encoded) = try decodeForChecks(json, version: version)
+        return try await verified(pdu, encoded: encoded)
     }
 
     /// A received event's canonical encodings, made once for all of checks 1–3.
     struct EncodedPDU {
         var reference: [UInt8]?
         var content: [UInt8]?
+    }
+
+    /// Check 1, with the encodings checks 2 and 3 reuse: the redacted form is what the
+    /// signatures cover and what a version 3+ event ID hashes; the content-hash form also
+    /// gives the event's size.
+    func decodeForChecks(_ json: JSONObject, version: RoomVersion) throws -> (PDU, EncodedPDU) {
+        let encoded = EncodedPDU(reference: try? EventHashing.referenceBytes(json, version: version),
+                                 content: try? EventHashing.contentBytes(json))
+        return (try decode(json, version: version, encoded: encoded), encoded)
     }
 
     /// Check 1: the event format of the room version.
@@ -178,10 +183,8 @@ extension RoomFederation {
         var decoded: [(index: Int, pdu: PDU, encoded: EncodedPDU, job: Int?)] = []
         var jobs: [(key: VerifyKey, signature: [UInt8], message: [UInt8])] = []
         for (index, json) in jsons {
-            guard let version = await version(json) else { continue }
-            let encoded = EncodedPDU(reference: try? EventHashing.referenceBytes(json, version: version),
-                                     content: try? EventHashing.contentBytes(json))
-            guard let pdu = try? decode(json, version: version, encoded: encoded) else { continue }
+            guard let version = await version(json), let (pdu, encoded) = try? decodeForChecks(json, version: version)
+            else { continue }
             var job: Int? = nil
             // Only the common case: one server must sign, and it signed with a key known here.
             let signers = requiredSigners(of: pdu)
@@ -268,38 +271,6 @@ extension RoomFederation {
               let id = EventID("$" + pdu.roomID.rawValue.dropFirst())
         else { return nil }
         return try await rooms.acceptedPDUs([id])[id]
-    }
-
-    /// Stores many events for their own sake at once (an auth chain and state from another
-    /// server), checks 1–3 done by the caller: each is checked against its auth events (those
-    /// earlier in the batch, or stored) and all are written in one transaction. Returns the IDs
-    /// of the events accepted, including those stored before.
-    @discardableResult
-    func storeOutliers(_ pdus: [PDU]) async throws -> Set<EventID> {
-        guard let first = pdus.first else { return [] }
-        let ordered = Self.authOrder(pdus)
-        let inBatch = Set(ordered.map(\.eventID))
-        let known = try await store.events(Array(inBatch))
-        // In room version 12 the room ID names the create event, which no event lists.
-        let createID = first.roomVersion.auth.createEventIsAuthEvent ? nil : EventID("$" + first.roomID.rawValue.dropFirst())
-        var outside = Set(ordered.flatMap(\.authEvents)).subtracting(inBatch)
-        if let createID, !inBatch.contains(createID) { outside.insert(createID) }
-        var accepted = try await store.events(Array(outside)).filter { $0.value.rejectionReason == nil }.mapValues(\.pdu)
-        var toPersist: [EventToPersist] = []
-        for pdu in ordered {
-            if let stored = known[pdu.eventID] {
-                if stored.rejectionReason == nil { accepted[pdu.eventID] = stored.pdu }
-                continue
-            }
-            var seen = Set<EventID>()
-            let authEvents = pdu.authEvents.filter { seen.insert($0).inserted }.compactMap { accepted[$0] }
-            let create = pdu.type == "m.room.create" ? nil : createID.flatMap { accepted[$0] }
-            let rejection = outlierRejection(of: pdu, authEvents: authEvents, roomCreate: create)
-            if rejection == nil { accepted[pdu.eventID] = pdu }
-            toPersist.append(.outlier(pdu, rejectionReason: rejection))
-        }
-        try await writeOutliers(toPersist)
-        return inBatch.filter { accepted[$0] != nil }
     }
 
     /// Check 4 for an outlier: why it fails against its (accepted) auth events, or nil.

@@ -62,7 +62,7 @@ extension RoomFederation {
             func startNext() {
                 guard started < chunks.count else { return }
                 let number = started, chunk = chunks[number]
-                group.addTask { (number, await self.checkedInParallel(chunk, slices: 1) { _ in version }) }
+                group.addTask { (number, await self.checkedPDUs(chunk) { _ in version }) }
                 started += 1
             }
             for _ in 0..<3 { startNext() }
@@ -78,7 +78,7 @@ extension RoomFederation {
                         checkedByID[pdu.eventID] = pdu
                         if verdicts[pdu.eventID] == nil { pending[pdu.eventID] = pdu }
                     }
-                    let toWrite = try await authorizeResolvable(&pending, verdicts: &verdicts)
+                    let toWrite = try await authorizeResolvable(&pending, verdicts: &verdicts, unknownAreMissing: false)
                     if !toWrite.isEmpty { writes.append(Task { try await self.writeOutliers(toWrite) }) }
                 }
             }
@@ -107,18 +107,19 @@ extension RoomFederation {
                 checkedByID[id] = pdu
             }
         }
-        let acceptedLater = try await storeOutliers(Array(pending.values))
-        let accepted = checkedByID.filter { id, _ in
-            if let verdict = verdicts[id] { verdict != nil } else { acceptedLater.contains(id) }
-        }
-        return (accepted, idAt)
+        // Nothing more will come: what still waits is judged with what is known.
+        try await writeOutliers(try await authorizeResolvable(&pending, verdicts: &verdicts, unknownAreMissing: true))
+        return (checkedByID.filter { (verdicts[$0.key] ?? nil) != nil }, idAt)
     }
 
     /// Authorizes, in auth order, each pending event whose auth events are all known (decided
-    /// in this batch, or stored), against those auth events; moves it from `pending` to
+    /// in this batch, or stored), against its accepted auth events; moves it from `pending` to
     /// `verdicts` and returns the outliers to write. Pending events found stored already take
-    /// their stored verdict and are not written again.
-    func authorizeResolvable(_ pending: inout [EventID: PDU], verdicts: inout [EventID: PDU?]) async throws -> [EventToPersist] {
+    /// their stored verdict and are not written again. With `unknownAreMissing`, an auth event
+    /// still unknown counts as missing instead of making the event wait: every pending event
+    /// is decided.
+    func authorizeResolvable(_ pending: inout [EventID: PDU], verdicts: inout [EventID: PDU?],
+                             unknownAreMissing: Bool) async throws -> [EventToPersist] {
         guard let first = pending.values.first else { return [] }
         // In room version 12 the room ID names the create event, which no event lists.
         let createID = first.roomVersion.auth.createEventIsAuthEvent ? nil : EventID("$" + first.roomID.rawValue.dropFirst())
@@ -135,11 +136,10 @@ extension RoomFederation {
         for pdu in Self.authOrder(Array(pending.values)) {
             var seen = Set<EventID>()
             let authIDs = pdu.authEvents.filter { seen.insert($0).inserted }
-            guard authIDs.allSatisfy({ verdicts[$0] != nil }) else { continue }
+            guard unknownAreMissing || authIDs.allSatisfy({ verdicts[$0] != nil }) else { continue }
             var create: PDU? = nil
             if pdu.type != "m.room.create", let createID {
-                guard let verdict = verdicts[createID] else { continue }
-                create = verdict
+                if let verdict = verdicts[createID] { create = verdict } else if !unknownAreMissing { continue }
             }
             let rejection = outlierRejection(of: pdu, authEvents: authIDs.compactMap { verdicts[$0] ?? nil }, roomCreate: create)
             verdicts.updateValue(rejection == nil ? pdu : nil, forKey: pdu.eventID)
