@@ -14,6 +14,7 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
 
     let pool: DatabasePool
     let quick: QuickReader
+    let checkpointer = WALCheckpointer()
     public let accounts: any AccountStore
     public let rooms: any RoomStore
     public let userData: any UserDataStore
@@ -28,6 +29,7 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
         var configuration = Configuration()
         configuration.journalMode = .wal
         configuration.busyMode = .timeout(10)
+        let checkpointer = checkpointer
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous == .full ? "FULL" : "NORMAL")")
             // Deleted and overwritten content (redactions, expired messages, erased accounts)
@@ -36,11 +38,14 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
             // Up to 16 MiB of pages per connection (SQLite's default is 2 MiB), allocated as
             // used: with the default, writing an event re-read index pages from the file.
             try db.execute(sql: "PRAGMA cache_size = -16384")
+            // Checkpoints run beside the writer, not inside its commits.
+            checkpointer.install(on: db)
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try SQLiteSchema.migrator.migrate(pool)
             quick = try QuickReader(path: path)
+            try checkpointer.attach(path: path)
         } catch {
             throw StorageError.backend("cannot open SQLite database at \(path): \(error)")
         }

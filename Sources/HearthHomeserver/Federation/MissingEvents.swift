@@ -55,30 +55,40 @@ extension RoomFederation {
         let chunks = stride(from: 0, to: numbered.count, by: Self.outlierChunkSize).map {
             Array(numbered[$0..<min($0 + Self.outlierChunkSize, numbered.count)])
         }
-        try await withThrowingTaskGroup(of: (Int, [Int: PDU]).self) { group in
+        // In room version 12 the room ID names the create event, which no event lists.
+        let createID = version.auth.createEventIsAuthEvent ? nil : EventID("$" + room.rawValue.dropFirst())
+        try await withThrowingTaskGroup(of: (Int, [Int: PDU], [EventID: StoredEvent]).self) { group in
             // Checking signatures is most of the work: a few chunks at a time keep the cores
             // busy and leave room for this task to authorize and hand chunks to the writer.
+            // A chunk's task also finds which of its events, and of the events they cite, are
+            // stored already: this task then authorizes without waiting for the database,
+            // which it would do behind the checking for a thread.
             var started = 0
             func startNext() {
                 guard started < chunks.count else { return }
                 let number = started, chunk = chunks[number]
-                group.addTask { (number, await self.checkedPDUs(chunk) { _ in version }) }
+                group.addTask {
+                    let checked = await self.checkedPDUs(chunk) { _ in version }
+                    var ids = Set(checked.values.lazy.filter { $0.roomID == room }.flatMap { [$0.eventID] + $0.authEvents })
+                    if let createID { ids.insert(createID) }
+                    return (number, checked, try await self.store.events(Array(ids)))
+                }
                 started += 1
             }
             for _ in 0..<3 { startNext() }
-            var arrived: [Int: [Int: PDU]] = [:]
+            var arrived: [Int: ([Int: PDU], [EventID: StoredEvent])] = [:]
             var next = 0
-            for try await (number, checked) in group {
+            for try await (number, checked, stored) in group {
                 startNext()
-                arrived[number] = checked
-                while let checked = arrived.removeValue(forKey: next) {
+                arrived[number] = (checked, stored)
+                while let (checked, stored) = arrived.removeValue(forKey: next) {
                     next += 1
                     for (index, pdu) in checked where pdu.roomID == room {
                         idAt[index] = pdu.eventID
                         checkedByID[pdu.eventID] = pdu
                         if verdicts[pdu.eventID] == nil { pending[pdu.eventID] = pdu }
                     }
-                    let toWrite = try await authorizeResolvable(&pending, verdicts: &verdicts, unknownAreMissing: false)
+                    let toWrite = try await authorizeResolvable(&pending, verdicts: &verdicts, unknownAreMissing: false, stored: stored)
                     if !toWrite.isEmpty { writes.append(Task { try await self.writeOutliers(toWrite) }) }
                 }
             }
@@ -117,18 +127,25 @@ extension RoomFederation {
     /// `verdicts` and returns the outliers to write. Pending events found stored already take
     /// their stored verdict and are not written again. With `unknownAreMissing`, an auth event
     /// still unknown counts as missing instead of making the event wait: every pending event
-    /// is decided.
+    /// is decided. `stored`: what the store holds of the pending events and of the events they
+    /// cite, when the caller has looked it up already; otherwise it is looked up here.
     func authorizeResolvable(_ pending: inout [EventID: PDU], verdicts: inout [EventID: PDU?],
-                             unknownAreMissing: Bool) async throws -> [EventToPersist] {
+                             unknownAreMissing: Bool, stored known: [EventID: StoredEvent]? = nil) async throws -> [EventToPersist] {
         guard let first = pending.values.first else { return [] }
         // In room version 12 the room ID names the create event, which no event lists.
         let createID = first.roomVersion.auth.createEventIsAuthEvent ? nil : EventID("$" + first.roomID.rawValue.dropFirst())
-        var lookup = Set(pending.keys)
-        for pdu in pending.values {
-            for auth in pdu.authEvents where verdicts[auth] == nil && pending[auth] == nil { lookup.insert(auth) }
+        var stored: [EventID: StoredEvent]
+        if let known {
+            stored = known
+        } else {
+            var lookup = Set(pending.keys)
+            for pdu in pending.values {
+                for auth in pdu.authEvents where verdicts[auth] == nil && pending[auth] == nil { lookup.insert(auth) }
+            }
+            if let createID, verdicts[createID] == nil, pending[createID] == nil { lookup.insert(createID) }
+            stored = try await store.events(Array(lookup))
         }
-        if let createID, verdicts[createID] == nil, pending[createID] == nil { lookup.insert(createID) }
-        for (id, stored) in try await store.events(Array(lookup)) {
+        for (id, stored) in stored {
             verdicts.updateValue(stored.rejectionReason == nil ? stored.pdu : nil, forKey: id)
             pending[id] = nil
         }
