@@ -94,33 +94,52 @@ final class SQLiteRoomStore: RoomStore, Sendable {
 
     /// The body of `persistOutliers`, inside the caller's transaction.
     private static func writeOutliers(_ db: Database, _ encoded: [(EventToPersist, String)], ids: String) throws {
-        // A big room's state is thousands of outliers: which are stored already, their
-        // stream positions and their auth edges are each one statement for all of them.
+        // A big room's state is thousands of outliers: which are stored already and their
+        // stream positions are one statement each for all of them, and the rows are bound
+        // directly (`DirectStatement`).
         let stored = try Set(String.fetchAll(
             db.cachedStatement(sql: "SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?))"),
             arguments: [ids]))
         let fresh = encoded.filter { !stored.contains($0.0.pdu.eventID.rawValue) }
         var stream = try nextStreamPositions(db, count: fresh.count)
-        var edges: [JSONValue] = []
+        // What `write` stores of an outlier: no snapshots, no prev edges (until it takes its
+        // place in the timeline), no transaction.
+        let insert = try DirectStatement(db, sql: """
+            INSERT INTO events (stream, event_id, room_id, type, state_key, sender, depth, origin_server_ts, json,
+              rejection_reason, soft_failed, outlier)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+            """)
+        let authEdge = try DirectStatement(db, sql: "INSERT OR IGNORE INTO event_auth_edges (event_id, auth_event_id) VALUES (?, ?)")
         for (event, json) in fresh {
-            _ = try write(db, event, json: json, stream: stream, authEdges: false)
+            let pdu = event.pdu
+            try insert.run { row in
+                row.integer(1, stream)
+                row.text(2, pdu.eventID.rawValue)
+                row.text(3, pdu.roomID.rawValue)
+                row.text(4, pdu.type)
+                row.text(5, pdu.stateKey)
+                row.text(6, pdu.sender.rawValue)
+                row.integer(7, pdu.depth)
+                row.integer(8, pdu.originServerTS)
+                row.text(9, json)
+                row.text(10, event.rejectionReason)
+                row.integer(11, event.softFailed ? 1 : 0)
+            }
+            try indexContent(db, pdu, json: json)
             stream += 1
-            for auth in event.pdu.authEvents {
-                edges.append([.string(event.pdu.eventID.rawValue), .string(auth.rawValue)])
+            for auth in pdu.authEvents {
+                try authEdge.run { edge in
+                    edge.text(1, pdu.eventID.rawValue)
+                    edge.text(2, auth.rawValue)
+                }
             }
         }
-        try db.cachedStatement(
-            sql: """
-                INSERT OR IGNORE INTO event_auth_edges (event_id, auth_event_id)
-                  SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)
-                """).execute(arguments: [JSONValue.array(edges).encodedString()])
     }
 
     /// The body of `persist`: everything one event's write changes, inside the caller's transaction.
-    /// `stream`: the event's position when the caller took it already. `authEdges`: false when
-    /// the caller writes the event's auth edges itself.
+    /// `stream`: the event's position when the caller took it already.
     private static func write(_ db: Database, _ event: EventToPersist, json: String,
-                              stream assigned: Int64? = nil, authEdges: Bool = true) throws -> PersistedEvent {
+                              stream assigned: Int64? = nil) throws -> PersistedEvent {
         let pdu = event.pdu
         // History fetched from other servers sorts before everything /sync has reported:
         // it gets negative positions, counting down, and /messages finds it by depth.
@@ -165,7 +184,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO event_edges (event_id, prev_event_id) VALUES (?, ?)").execute(
                 arguments: [pdu.eventID.rawValue, prev.rawValue])
         }
-        for auth in pdu.authEvents where authEdges {
+        for auth in pdu.authEvents {
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO event_auth_edges (event_id, auth_event_id) VALUES (?, ?)").execute(
                 arguments: [pdu.eventID.rawValue, auth.rawValue])
         }

@@ -1,6 +1,7 @@
 public import HearthCore
 public import HearthStorage
 import Logging
+import Synchronization
 
 /// Fetching what an incoming event depends on from the server that sent it: its auth events,
 /// the prev events between it and this server's forward extremities, and the state at prev
@@ -31,6 +32,14 @@ extension RoomFederation {
     /// How many fetched events are checked, authorized and written as one step.
     static let outlierChunkSize = 500
 
+    /// The positions of each chunk of a batch of `count` fetched events. The first chunk is
+    /// small, so that writing starts while the rest is being checked.
+    static func outlierChunks(count: Int) -> [Range<Int>] {
+        if count == 0 { return [] }
+        let first = min(100, count)
+        return [0..<first] + stride(from: first, to: count, by: outlierChunkSize).map { $0..<min($0 + outlierChunkSize, count) }
+    }
+
     /// Checks (format, signatures, hash) and stores fetched events as outliers, auth events
     /// first, fetching with /event whatever auth events are still missing, and then the events
     /// in `ensuring` that are still unknown. Returns those of the events it stored or already
@@ -49,12 +58,12 @@ extension RoomFederation {
         var pending: [EventID: PDU] = [:]
         // Authorized here or found stored: the event if accepted, nil if rejected.
         var verdicts: [EventID: PDU?] = [:]
-        // Chunks are written one after another by the store's writer while this task goes on.
-        var writes: [Task<Void, any Error>] = []
+        // Chunks are written by the store's writer while this task goes on. If this task
+        // fails, what is queued is authorized already and is still written.
+        let writer = OutlierWriter { try await self.writeOutliers($0) }
+        defer { writer.close() }
         let numbered = Array(jsons.enumerated())
-        let chunks = stride(from: 0, to: numbered.count, by: Self.outlierChunkSize).map {
-            Array(numbered[$0..<min($0 + Self.outlierChunkSize, numbered.count)])
-        }
+        let chunks = Self.outlierChunks(count: numbered.count).map { Array(numbered[$0]) }
         // In room version 12 the room ID names the create event, which no event lists.
         let createID = version.auth.createEventIsAuthEvent ? nil : EventID("$" + room.rawValue.dropFirst())
         try await withThrowingTaskGroup(of: (Int, [Int: PDU], [EventID: StoredEvent]).self) { group in
@@ -89,11 +98,11 @@ extension RoomFederation {
                         if verdicts[pdu.eventID] == nil { pending[pdu.eventID] = pdu }
                     }
                     let toWrite = try await authorizeResolvable(&pending, verdicts: &verdicts, unknownAreMissing: false, stored: stored)
-                    if !toWrite.isEmpty { writes.append(Task { try await self.writeOutliers(toWrite) }) }
+                    writer.enqueue(toWrite)
                 }
             }
         }
-        for write in writes { try await write.value }
+        try await writer.finish()
 
         var wanted = wanted
         // In room version 12 no event cites the create event: the room ID names it.
@@ -181,6 +190,47 @@ extension RoomFederation {
             var all: [Int: PDU] = [:]
             for await part in group { all.merge(part) { first, _ in first } }
             return all
+        }
+    }
+
+    /// Writes authorized outliers in the background, one transaction at a time, each taking
+    /// everything queued since the one before. When writing falls behind the checking,
+    /// transactions grow: fewer, larger commits, which rewrite fewer pages of the log.
+    final class OutlierWriter: Sendable {
+        private final class Queue: Sendable {
+            let events = Mutex<[EventToPersist]>([])
+        }
+        private let queue = Queue()
+        private let doorbell: AsyncStream<Void>.Continuation
+        private let task: Task<Void, any Error>
+
+        init(_ write: @escaping @Sendable ([EventToPersist]) async throws -> Void) {
+            let (rings, doorbell) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+            let queue = queue
+            self.doorbell = doorbell
+            task = Task {
+                for await _ in rings {
+                    while case let batch = queue.events.withLock({ events in defer { events = [] }; return events }),
+                          !batch.isEmpty {
+                        try await write(batch)
+                    }
+                }
+            }
+        }
+
+        func enqueue(_ events: [EventToPersist]) {
+            guard !events.isEmpty else { return }
+            queue.events.withLock { $0 += events }
+            doorbell.yield()
+        }
+
+        /// No more will come: the writer ends once what is queued is written.
+        func close() { doorbell.finish() }
+
+        /// Closes and waits until everything queued is written.
+        func finish() async throws {
+            close()
+            try await task.value
         }
     }
 

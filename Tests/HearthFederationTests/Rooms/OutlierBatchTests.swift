@@ -1,6 +1,7 @@
 import HearthCore
 @testable import HearthHomeserver
 import HearthStorage
+import Synchronization
 import Testing
 
 /// A big batch of fetched events (a room's state) is checked, authorized and written in
@@ -67,6 +68,12 @@ import Testing
         let rejected = stored.values.filter { $0.rejectionReason != nil }.map(\.pdu.eventID)
         #expect(stored.count == events.count && allOutliers)
         #expect(rejected == [forbidden.eventID])
+        // Each row holds the event as it came, and its auth edges.
+        let sameEvents = events.allSatisfy { stored[$0.eventID]?.pdu == $0 }
+        #expect(sameEvents)
+        let member = events[10]
+        let chain = try await a.storage.rooms.authChain(of: [member.eventID])
+        #expect(chain.isSubset(of: Set(events.prefix(4).map(\.eventID))) && chain.isSuperset(of: member.authEvents))
 
         // The same batch again: everything is known, nothing is written twice.
         let again = try await a.federation.storeFetchedEvents(
@@ -74,4 +81,55 @@ import Testing
         let storedAgain = try await a.storage.rooms.events(events.map(\.eventID)).count
         #expect(again.accepted.count == events.count - 1 && storedAgain == events.count)
     }
+
+    @Test func aBatchIsCutSmallFirstThenInFullChunks() {
+        let size = RoomFederation.outlierChunkSize
+        #expect(RoomFederation.outlierChunks(count: 0).isEmpty)
+        #expect(RoomFederation.outlierChunks(count: 40) == [0..<40])
+        #expect(RoomFederation.outlierChunks(count: 100 + size * 2 + 4) == [0..<100, 100..<(100 + size),
+                                                                           (100 + size)..<(100 + size * 2),
+                                                                           (100 + size * 2)..<(100 + size * 2 + 4)])
+    }
+
+    /// The background writer takes everything queued while a write was running into the next
+    /// one, writes each event once, and reports a failed write when it is finished.
+    @Test func theOutlierWriterGathersWhatQueuesUpBehindAWrite() async throws {
+        let (version, key) = (RoomVersion.v11, try SigningKey(seed: Array(repeating: 3, count: 32), version: "w"))
+        let events = try (0..<7).map { index in
+            EventToPersist.outlier(try EventBuilder(
+                roomVersion: version, roomID: RoomID("!w:writer.test"), type: "m.room.message", sender: UserID("@w:writer.test")!,
+                content: ["body": .string("\(index)")], prevEvents: [], authEvents: [], depth: 1, originServerTS: Int64(index)
+            ).build(server: ServerName("writer.test")!, key: key))
+        }
+        let (entered, enteredSignal) = AsyncStream.makeStream(of: Void.self)
+        let (release, releaseSignal) = AsyncStream.makeStream(of: Void.self)
+        let batches = Batches()
+        let writer = RoomFederation.OutlierWriter { batch in
+            batches.append(batch.map(\.pdu.originServerTS))
+            enteredSignal.yield()
+            // The first write waits until the rest is queued behind it.
+            if batches.count == 1 { for await _ in release { break } }
+        }
+        writer.enqueue([events[0]])
+        for await _ in entered { break }
+        writer.enqueue(Array(events[1...3]))
+        writer.enqueue(Array(events[4...6]))
+        writer.enqueue([])
+        releaseSignal.yield()
+        try await writer.finish()
+        #expect(batches.all == [[0], [1, 2, 3, 4, 5, 6]])
+
+        struct Refused: Error {}
+        let failing = RoomFederation.OutlierWriter { _ in throw Refused() }
+        failing.enqueue([events[0]])
+        await #expect(throws: Refused.self) { try await failing.finish() }
+    }
+}
+
+/// What a test writer was given, batch by batch.
+final class Batches: Sendable {
+    private let batches = Mutex<[[Int64]]>([])
+    func append(_ batch: [Int64]) { batches.withLock { $0.append(batch) } }
+    var count: Int { batches.withLock { $0.count } }
+    var all: [[Int64]] { batches.withLock { $0 } }
 }
