@@ -70,7 +70,31 @@ extension SQLiteRoomStore {
     /// whose event changed between the two snapshots.
     static func updateMemberships(_ db: Database, room: RoomID, from old: StateGroupID?, to new: StateGroupID?,
                                           stream: StreamPosition) throws {
-        let before = try old.map { try loadState(db, group: $0) } ?? [:]
+        guard let old else {
+            // No state before (a room this server has just joined): every member of the new
+            // snapshot, in one statement that reads neither the snapshot nor the events into
+            // memory. The snapshot's chain is applied from its root, so the newest entry for a
+            // member wins.
+            guard let new else { return }
+            try db.cachedStatement(
+                sql: """
+                    WITH RECURSIVE chain(id, depth) AS (
+                      SELECT ?, 0
+                      UNION ALL
+                      SELECT g.parent, c.depth + 1 FROM state_groups g JOIN chain c ON g.id = c.id WHERE g.parent IS NOT NULL
+                    )
+                    INSERT INTO memberships (room_id, user_id, membership, event_id, stream, forgotten)
+                      SELECT ?, s.state_key, e.membership, e.event_id, ?, 0
+                      FROM chain c JOIN state_group_entries s ON s.state_group = c.id AND s.type = 'm.room.member'
+                        JOIN events e ON e.event_id = s.event_id
+                      WHERE e.membership IS NOT NULL
+                      ORDER BY c.depth DESC
+                    ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership,
+                      event_id = excluded.event_id, stream = excluded.stream, forgotten = 0
+                    """).execute(arguments: [new, room.rawValue, stream])
+            return
+        }
+        let before = try loadState(db, group: old)
         let after = try new.map { try loadState(db, group: $0) } ?? [:]
         var changed: [(String, EventID)] = []
         for (key, id) in after where key.type == "m.room.member" && before[key] != id {
@@ -80,15 +104,14 @@ extension SQLiteRoomStore {
             try db.execute(sql: "DELETE FROM memberships WHERE room_id = ? AND user_id = ?", arguments: [room.rawValue, key.stateKey])
         }
         if changed.isEmpty { return }
-        // One statement for all of them: a join through another server changes every member
-        // at once, and SQLite reads `content.membership` without the whole event being parsed.
-        // A member event's state key is its target, so the event's own state_key names the user.
+        // One statement for all of them. A member event's state key is its target, so the
+        // event's own state_key names the user.
         try db.cachedStatement(
             sql: """
                 INSERT INTO memberships (room_id, user_id, membership, event_id, stream, forgotten)
-                  SELECT ?, e.state_key, json_extract(e.json, '$.content.membership'), e.event_id, ?, 0
+                  SELECT ?, e.state_key, e.membership, e.event_id, ?, 0
                   FROM json_each(?) changed JOIN events e ON e.event_id = changed.value
-                  WHERE e.state_key IS NOT NULL AND json_type(e.json, '$.content.membership') = 'text'
+                  WHERE e.state_key IS NOT NULL AND e.membership IS NOT NULL
                 ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership,
                   event_id = excluded.event_id, stream = excluded.stream, forgotten = 0
                 """).execute(arguments: [room.rawValue, stream, encodeIDs(changed.map(\.1))])

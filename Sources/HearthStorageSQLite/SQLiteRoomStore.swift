@@ -106,8 +106,8 @@ final class SQLiteRoomStore: RoomStore, Sendable {
         // place in the timeline), no transaction.
         let insert = try DirectStatement(db, sql: """
             INSERT INTO events (stream, event_id, room_id, type, state_key, sender, depth, origin_server_ts, json,
-              rejection_reason, soft_failed, outlier)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+              rejection_reason, soft_failed, membership, outlier)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
             """)
         let authEdge = try DirectStatement(db, sql: "INSERT OR IGNORE INTO event_auth_edges (event_id, auth_event_id) VALUES (?, ?)")
         for (event, json) in fresh {
@@ -124,6 +124,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
                 row.text(9, json)
                 row.text(10, event.rejectionReason)
                 row.integer(11, event.softFailed ? 1 : 0)
+                row.text(12, Self.membership(of: pdu))
             }
             try indexContent(db, pdu, json: json)
             stream += 1
@@ -168,13 +169,14 @@ final class SQLiteRoomStore: RoomStore, Sendable {
             try db.cachedStatement(
                 sql: """
                     INSERT INTO events (stream, event_id, room_id, type, state_key, sender, depth, origin_server_ts, json,
-                      state_group_before, state_group_after, rejection_reason, soft_failed, txn_id, device_id, outlier)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      state_group_before, state_group_after, rejection_reason, soft_failed, txn_id, device_id, outlier,
+                      membership)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """).execute(
                 arguments: [stream, pdu.eventID.rawValue, pdu.roomID.rawValue, pdu.type, pdu.stateKey, pdu.sender.rawValue,
                             pdu.depth, pdu.originServerTS, json, event.outlier ? nil : event.stateGroupBefore,
                             event.outlier ? nil : after, event.rejectionReason, event.softFailed,
-                            event.transaction?.transactionID, event.transaction?.deviceID, event.outlier])
+                            event.transaction?.transactionID, event.transaction?.deviceID, event.outlier, Self.membership(of: pdu)])
             try indexContent(db, pdu, json: json)
         }
         if !event.outlier { try Self.indexRelation(db, pdu, stream: stream) }
@@ -215,6 +217,13 @@ final class SQLiteRoomStore: RoomStore, Sendable {
                                       eventID: pdu.eventID, stream: stream)
         }
         return PersistedEvent(stream: stream, stateGroupAfter: event.outlier ? nil : after)
+    }
+
+    /// The `membership` column of a member event (nil for other events, and for a member
+    /// event whose `content.membership` is not a string): memberships are refreshed from it.
+    static func membership(of pdu: PDU) -> String? {
+        guard pdu.type == "m.room.member", pdu.stateKey != nil else { return nil }
+        return pdu.content["membership"]?.stringValue
     }
 
     /// Side tables a new event's content feeds: the rooms an upload (any `mxc://` string in
@@ -272,14 +281,17 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     /// through another server writes the whole state at once).
     static func insertEntries(_ db: Database, group: StateGroupID, _ entries: [StateKey: EventID]) throws {
         if entries.isEmpty { return }
-        let rows = JSONValue.array(entries.map { key, eventID in
-            [.string(key.type), .string(key.stateKey), .string(eventID.rawValue)]
-        })
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO state_group_entries (state_group, type, state_key, event_id)
-                  SELECT ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?)
-                """).execute(arguments: [group, rows.encodedString()])
+        // A joined room's first snapshot has an entry per member: bound directly.
+        let insert = try DirectStatement(
+            db, sql: "INSERT INTO state_group_entries (state_group, type, state_key, event_id) VALUES (?, ?, ?, ?)")
+        for (key, eventID) in entries {
+            try insert.run { row in
+                row.integer(1, group)
+                row.text(2, key.type)
+                row.text(3, key.stateKey)
+                row.text(4, eventID.rawValue)
+            }
+        }
     }
 
     /// Walks a snapshot's chain to its root and applies the deltas, root first.

@@ -324,6 +324,43 @@ enum SQLiteSchema {
                 DROP TRIGGER events_expiry;
                 """)
         }
+        // A join through another server writes thousands of memberships and a snapshot of
+        // thousands of entries at once. Member events keep their membership in a column, so
+        // refreshing a room's memberships reads no event JSON; and both tables are stored as
+        // their primary-key index (WITHOUT ROWID): one b-tree entry per row instead of two.
+        migrator.registerMigration("0013_membership_column") { db in
+            try db.execute(sql: """
+                ALTER TABLE events ADD COLUMN membership TEXT;
+                UPDATE events SET membership = json_extract(json, '$.content.membership')
+                  WHERE type = 'm.room.member' AND state_key IS NOT NULL
+                    AND json_type(json, '$.content.membership') = 'text';
+                CREATE TABLE memberships_compact (
+                    room_id TEXT NOT NULL,
+                    user_id TEXT NOT NULL,
+                    membership TEXT NOT NULL,
+                    event_id TEXT NOT NULL,
+                    stream INTEGER NOT NULL,
+                    forgotten INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (room_id, user_id)
+                ) WITHOUT ROWID;
+                INSERT INTO memberships_compact (room_id, user_id, membership, event_id, stream, forgotten)
+                  SELECT room_id, user_id, membership, event_id, stream, forgotten FROM memberships;
+                DROP TABLE memberships;
+                ALTER TABLE memberships_compact RENAME TO memberships;
+                CREATE INDEX memberships_by_user ON memberships(user_id);
+                CREATE TABLE state_group_entries_compact (
+                    state_group INTEGER NOT NULL,
+                    type TEXT NOT NULL,
+                    state_key TEXT NOT NULL,
+                    event_id TEXT NOT NULL,
+                    PRIMARY KEY (state_group, type, state_key)
+                ) WITHOUT ROWID;
+                INSERT INTO state_group_entries_compact (state_group, type, state_key, event_id)
+                  SELECT state_group, type, state_key, event_id FROM state_group_entries;
+                DROP TABLE state_group_entries;
+                ALTER TABLE state_group_entries_compact RENAME TO state_group_entries;
+                """)
+        }
         return migrator
     }
 }

@@ -94,6 +94,17 @@ import Testing
         }
     }
 
+    @Test func findsAByteSequenceAnywhereInAString() {
+        let json = #"{"content":{"avatar_url":"mxc://example.org/abc"},"type":"m.room.member"}"#
+        #expect(json.containsUTF8("mxc://"))
+        #expect(json.containsUTF8("m.room.member\"}"))
+        #expect(json.containsUTF8(json) && json.containsUTF8(""))
+        #expect(!json.containsUTF8("mxc:/x") && !json.containsUTF8(json + " "))
+        #expect(!"".containsUTF8("m") && "".containsUTF8(""))
+        // Bytes, not canonical equivalence.
+        #expect(!"cafe\u{301}".containsUTF8("caf\u{E9}") && "cafe\u{301}".containsUTF8("e\u{301}"))
+    }
+
     @Test func identifiersCompareBytesNotCanonicalEquivalence() {
         // "é" precomposed and decomposed: equal as Swift strings, different identifiers.
         let composed = "@caf\u{E9}:example.org", decomposed = "@cafe\u{301}:example.org"

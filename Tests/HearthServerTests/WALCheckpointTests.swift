@@ -30,62 +30,58 @@ import Testing
     }
 
     static func waitFor(_ condition: () -> Bool) async throws {
-        for _ in 0..<200 where !condition() { try await Task.sleep(for: .milliseconds(25)) }
+        for _ in 0..<800 where !condition() { try await Task.sleep(for: .milliseconds(25)) }
     }
 
-    @Test func aCheckpointWaitsForWritingToPauseAndThenCopiesTheWholeLog() async throws {
-        let path = try Self.temporaryPath()
-        let checkpointer = WALCheckpointer(thresholdFrames: 50, limitFrames: 1_000_000, quietPeriod: .seconds(1))
-        let pool = try Self.pool(at: path, checkpointer)
-        // ~100 pages in one commit: past the threshold.
+    static func fileSize(_ path: String) throws -> Int {
+        try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+    }
+
+    static func fill(_ pool: DatabasePool, rows: Range<Int>) async throws {
         try await pool.write { db in
-            for id in 0..<100 { try db.execute(sql: "INSERT INTO filler VALUES (?, zeroblob(4000))", arguments: [id]) }
+            for id in rows { try db.execute(sql: "INSERT INTO filler VALUES (?, zeroblob(4000))", arguments: [id]) }
         }
-        // Not inside the commit, and not before the pause.
+    }
+
+    @Test func commitsLeaveTheLogAloneUntilItReachesItsLimit() async throws {
+        let path = try Self.temporaryPath()
+        // The pause never comes within the test: only the limit can start a checkpoint.
+        let checkpointer = WALCheckpointer(thresholdFrames: 50, limitFrames: 150, quietPeriod: .seconds(3600))
+        let pool = try Self.pool(at: path, checkpointer)
+        let emptySize = try Self.fileSize(path)
+        // ~100 pages in one commit: past the threshold, short of the limit.
+        try await Self.fill(pool, rows: 0..<100)
+        // The pages are in the log only: no checkpoint ran inside the commit (the database
+        // file would have grown by them) nor after it.
+        #expect(try Self.fileSize(path) == emptySize)
         #expect(checkpointer.completed.load(ordering: .relaxed) == 0)
+        // Past the limit: checkpointed at once.
+        try await Self.fill(pool, rows: 100..<200)
         try await Self.waitFor { checkpointer.completed.load(ordering: .relaxed) > 0 }
         #expect(checkpointer.completed.load(ordering: .relaxed) == 1)
+        #expect(try Self.fileSize(path) > emptySize + 200 * 4000)
         let state = try await Self.logState(pool)
-        #expect(state.frames >= 100 && state.copied == state.frames, "\(state)")
+        #expect(state.frames >= 200 && state.copied == state.frames, "\(state)")
         // Everything was copied, so the next write starts the log over.
         try await pool.write { db in try db.execute(sql: "INSERT INTO filler VALUES (1000, x'00')") }
         #expect(try await Self.logState(pool).frames < 10)
         // And the data is in the file: a fresh connection reads it.
         let reader = try DatabaseQueue(path: path)
         let rows = try await reader.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM filler") }
-        #expect(rows == 101)
+        #expect(rows == 201)
     }
 
-    @Test func steadyWritingIsCheckpointedOnceTheLogReachesItsLimit() async throws {
-        let path = try Self.temporaryPath()
-        // The pause would never come: commits follow each other within the quiet period.
-        let checkpointer = WALCheckpointer(thresholdFrames: 20, limitFrames: 200, quietPeriod: .seconds(3600))
-        let pool = try Self.pool(at: path, checkpointer)
-        var id = 0
-        let deadline = ContinuousClock.now + .seconds(10)
-        while checkpointer.completed.load(ordering: .relaxed) == 0, ContinuousClock.now < deadline {
-            let first = id
-            try await pool.write { db in
-                for row in first..<(first + 10) {
-                    try db.execute(sql: "INSERT INTO filler VALUES (?, zeroblob(4000))", arguments: [row])
-                }
-            }
-            id += 10
-        }
-        #expect(checkpointer.completed.load(ordering: .relaxed) > 0)
-        // Checked close to the limit, not after thousands of pages.
-        #expect(id < 1_000, "\(id) rows written before a checkpoint")
-    }
-
-    @Test func theStorageHasItsLogCheckpointedBesideTheWriter() async throws {
+    @Test func theStorageCheckpointsOnceWritingPauses() async throws {
         let path = try Self.temporaryPath()
         let storage = try SQLiteStorage(path: path)
         try await storage.pool.write { db in
             try db.execute(sql: "CREATE TABLE filler (id INTEGER PRIMARY KEY, blob BLOB NOT NULL)")
-            for id in 0..<1_200 { try db.execute(sql: "INSERT INTO filler VALUES (?, zeroblob(4000))", arguments: [id]) }
         }
-        // Past the default threshold (1,000 pages): checkpointed after the pause.
+        let before = try Self.fileSize(path)
+        // Past the default threshold (1,000 pages), then a pause: the log is copied.
+        try await Self.fill(storage.pool, rows: 0..<1_200)
         try await Self.waitFor { storage.checkpointer.completed.load(ordering: .relaxed) > 0 }
         #expect(storage.checkpointer.completed.load(ordering: .relaxed) == 1)
+        #expect(try Self.fileSize(path) > before + 1_200 * 4000)
     }
 }
