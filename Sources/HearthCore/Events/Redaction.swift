@@ -8,12 +8,15 @@ public enum Redaction {
     ]
     private static let legacyTopLevel: Set<String> = ["origin", "membership", "prev_state"]
 
+    /// Whether a top-level member named `key` survives redaction under `rules`.
+    static func keepsTopLevel(_ key: String, rules: RoomVersion.RedactionRules) -> Bool {
+        alwaysKeptTopLevel.contains(key) || (rules.keepsOriginMembershipPrevState && legacyTopLevel.contains(key))
+    }
+
     /// The redacted form of `event` under `version`'s rules.
     public static func redact(_ event: JSONObject, version: RoomVersion) -> JSONObject {
         let rules = version.redaction
-        var redacted = event.filter { key in
-            alwaysKeptTopLevel.contains(key) || (rules.keepsOriginMembershipPrevState && legacyTopLevel.contains(key))
-        }
+        var redacted = event.filter { keepsTopLevel($0, rules: rules) }
         let type = event["type"]?.stringValue ?? ""
         let content = event["content"]?.objectValue ?? JSONObject()
         redacted["content"] = .object(redactContent(content, type: type, rules: rules))

@@ -138,20 +138,27 @@ extension RoomFederation {
     struct EncodedPDU {
         var reference: [UInt8]?
         var content: [UInt8]?
+        /// The whole event, when it has a canonical form.
+        var full: [UInt8]?
     }
 
     /// Check 1, with the encodings checks 2 and 3 reuse: the redacted form is what the
-    /// signatures cover and what a version 3+ event ID hashes; the content-hash form also
-    /// gives the event's size.
+    /// signatures cover and what a version 3+ event ID hashes; the content-hash form; and the
+    /// whole event, whose length is its size.
     func decodeForChecks(_ json: JSONObject, version: RoomVersion) throws -> (PDU, EncodedPDU) {
-        let encoded = EncodedPDU(reference: try? EventHashing.referenceBytes(json, version: version),
-                                 content: try? EventHashing.contentBytes(json))
+        let encoded = if let all = try? EventHashing.encodings(json, version: version) {
+            EncodedPDU(reference: all.reference, content: all.content, full: all.full)
+        } else {
+            // No canonical form of the whole event; its redacted form may still have one.
+            EncodedPDU(reference: try? EventHashing.referenceBytes(json, version: version),
+                       content: try? EventHashing.contentBytes(json), full: nil)
+        }
         return (try decode(json, version: version, encoded: encoded), encoded)
     }
 
     /// Check 1: the event format of the room version.
     func decode(_ json: JSONObject, version: RoomVersion, encoded: EncodedPDU? = nil) throws -> PDU {
-        let size = encoded?.content.flatMap { try? EventHashing.canonicalSize(json, contentBytes: $0) }
+        let size = encoded?.full?.count ?? encoded?.content.flatMap { try? EventHashing.canonicalSize(json, contentBytes: $0) }
         do {
             return try PDU(json: json, version: version, referenceBytes: encoded?.reference, canonicalSize: size)
         } catch {
