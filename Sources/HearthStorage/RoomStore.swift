@@ -91,6 +91,9 @@ public struct EventToPersist: Sendable {
     /// Old history fetched from another server (backfill): it takes a stream position below
     /// every other, so /sync never reports it as new; /messages finds it by depth.
     public var backfilled: Bool
+    /// The event's JSON text (`pdu.json.encodedString()`), when the caller has encoded it
+    /// already: encoding it is then no part of the store's serial write.
+    public var encodedJSON: String?
 
     public init(pdu: PDU, stateGroupBefore: StateGroupID?, stateChange: StateKey?, rejectionReason: String? = nil,
                 softFailed: Bool = false, newForwardExtremities: [EventID]?, transaction: ClientTransaction? = nil,

@@ -73,7 +73,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
     }
 
     func persist(batch events: [EventToPersist]) async throws -> [PersistedEvent] {
-        let encoded = events.map { ($0, $0.pdu.json.encodedString()) }
+        let encoded = events.map { ($0, $0.encodedJSON ?? $0.pdu.json.encodedString()) }
         let persisted = try await storageCall {
             try await pool.write { db in try encoded.map { try Self.write(db, $0.0, json: $0.1) } }
         }
@@ -86,7 +86,7 @@ final class SQLiteRoomStore: RoomStore, Sendable {
         if events.isEmpty { return }
         precondition(events.allSatisfy(\.outlier), "persistOutliers takes outliers only")
         let ids = Self.encodeIDs(events.map(\.pdu.eventID))
-        let encoded = events.map { ($0, $0.pdu.json.encodedString()) }
+        let encoded = events.map { ($0, $0.encodedJSON ?? $0.pdu.json.encodedString()) }
         try await storageCall {
             try await pool.write { db in try Self.writeOutliers(db, encoded, ids: ids) }
         }

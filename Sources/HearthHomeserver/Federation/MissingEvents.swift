@@ -218,9 +218,16 @@ extension RoomFederation {
             }
         }
 
+        /// Queues `events`, encoding their JSON here: the writer's task would otherwise encode
+        /// each batch before writing it, while the database waits.
         func enqueue(_ events: [EventToPersist]) {
             guard !events.isEmpty else { return }
-            queue.events.withLock { $0 += events }
+            let encoded = events.map { event in
+                var event = event
+                if event.encodedJSON == nil { event.encodedJSON = event.pdu.json.encodedString() }
+                return event
+            }
+            queue.events.withLock { $0 += encoded }
             doorbell.yield()
         }
 

@@ -105,6 +105,8 @@ import Testing
         let (release, releaseSignal) = AsyncStream.makeStream(of: Void.self)
         let batches = Batches()
         let writer = RoomFederation.OutlierWriter { batch in
+            // Encoded before the writer takes them.
+            #expect(batch.allSatisfy { $0.encodedJSON == $0.pdu.json.encodedString() })
             batches.append(batch.map(\.pdu.originServerTS))
             enteredSignal.yield()
             // The first write waits until the rest is queued behind it.
