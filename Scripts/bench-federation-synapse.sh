@@ -26,7 +26,7 @@ r, synapse = json.loads(sys.argv[1]), sys.argv[2]
 commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 h, s = r["median"]["hearth"], r["median"]["synapse"]
 rate, join = r["ratio"]["pdus_per_second"], r["ratio"]["join"]
-runs = lambda kind, metric, unit: ", ".join(f"{v:.1f}{unit}" for v in r["runs"][kind][metric])
+runs = lambda kind, metric, unit, digits=1: ", ".join(f"{v:.{digits}f}{unit}" for v in r["runs"][kind][metric])
 print(f"""# Federation: Hearth and Synapse receiving the same load
 
 Measured by `Scripts/bench-federation-synapse.sh` (generated; rerun it to refresh). Hearth
@@ -56,8 +56,8 @@ Ed25519 key, served over TLS from the test CA. It signs every event (signedjson)
 | Inbound PDUs/s | {h['pdus_per_second']:.0f} | {s['pdus_per_second']:.0f} | {rate:.2f}x | ≥ 10x | {'yes' if rate >= 10 else '**no**'} |
 | Join of a {r['members']}-member room | {h['join_seconds']:.2f} s | {s['join_seconds']:.2f} s | {join:.2f}x faster | ≥ 10x | {'yes' if join >= 10 else '**no**'} |
 
-All rounds: Hearth {runs('hearth', 'pdus_per_second', '')} PDUs/s, joins {runs('hearth', 'join_seconds', ' s')};
-Synapse {runs('synapse', 'pdus_per_second', '')} PDUs/s, joins {runs('synapse', 'join_seconds', ' s')}.
+All rounds: Hearth {runs('hearth', 'pdus_per_second', '')} PDUs/s, joins {runs('hearth', 'join_seconds', ' s', 2)};
+Synapse {runs('synapse', 'pdus_per_second', '')} PDUs/s, joins {runs('synapse', 'join_seconds', ' s', 2)}.
 Requests the peer did not expect: {', '.join(r['unexpected_requests']) or 'none'}.
 
 ## Where the time goes
@@ -65,18 +65,25 @@ Requests the peer did not expect: {', '.join(r['unexpected_requests']) or 'none'
 Profiled with `perf` on this machine (the numbers move; the shape does not):
 
 - **Join.** Every one of the 5,000-odd events in the send_join answer is checked (format,
-  signature, content hash), authorized against its auth events and written as an outlier. The
-  answer is taken in chunks of 500 (`storeFetchedEvents`): three chunks are being checked at any
-  time, on both cores, while earlier ones are authorized and written, so the SQLite writes
-  overlap the checking. Ed25519 verifications use a per-key table (`Sources/CEd25519`): a server's key
-  that has signed 32 events gets 43 × 32 precomputed multiples, and a verification is then 86
-  point additions, about 20 µs here against BoringSSL's 55–70 µs, and a chunk's signatures share
-  one field inversion (about 17 µs each then). A table only ever confirms a
-  signature; anything it does not confirm is decided by BoringSSL, so the answers are
-  BoringSSL's. What is left is CPU, both cores busy: checking (Ed25519 about half of it), the
-  outlier writes, authorization, JSON encoding for storage and the 5,001-entry state snapshot. Removed on the way: SQLite triggers on `events` (each cost every insert ~12 µs),
-  per-event statements for stream positions, existence and auth edges, a Foundation string
-  search on every stored event, and a second canonical encoding of every received event.
+  signature, content hash), authorized against its auth events and written as an outlier
+  (`storeFetchedEvents`). The answer is taken in chunks (100 events first, so that writing
+  starts early, then 500): three are being checked at any time on both cores, yielding every
+  100 events so that the task authorizing them in order is never long without a thread; each
+  chunk's task also looks up which of its events are stored already. Authorized events go to
+  one background writer, which takes everything queued since its last transaction, bound
+  straight through SQLite's C API. Ed25519 verifications use a per-key table
+  (`Sources/CEd25519`): a server's key that has signed 32 events gets 43 × 32 precomputed
+  multiples, and a verification is then 86 point additions, about 17 µs here against
+  BoringSSL's 55–70 µs, with a step's signatures sharing one field inversion. A table only
+  ever confirms a signature; anything it does not confirm is decided by BoringSSL, so the
+  answers are BoringSSL's. The event's three encodings (whole, content-hash form, redacted
+  form) come from one encoding of its members. Then the 5,001-entry state snapshot and the
+  join event, whose write fills the memberships with one statement over the snapshot (member
+  events keep their membership in a column). SQLite's WAL checkpoints run on their own
+  connection once writing pauses, not inside the commit that crosses the threshold (which
+  cost the join ~25 ms each time). What is left is CPU, both cores busy: checking (Ed25519
+  about half of it), the SQLite writer (the longest serial chain: about 17 µs per outlier),
+  authorization, and parsing the 3 MB answer.
 - **Inbound transactions.** Events of one room are handled one after another (each is
   authorized against the state its predecessor left). A transaction's signatures and hashes
   are checked on all cores first; the events that change no state (messages, rejected events)
