@@ -5,6 +5,7 @@ import HearthStorage
 
 struct SQLitePrivacyStore: PrivacyStore {
     let pool: DatabasePool
+    let checkpointer: WALCheckpointer
 
     func roomClass(_ roomID: RoomID) async throws -> RoomClassRecord? {
         try await storageCall {
@@ -208,11 +209,9 @@ extension SQLitePrivacyStore {
                 try db.execute(sql: "DELETE FROM media_room_refs WHERE NOT EXISTS (SELECT 1 FROM events e WHERE instr(e.json, media_room_refs.mxc) > 0)")
                 try db.execute(sql: "DELETE FROM event_expiry WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = event_expiry.event_id AND json_extract(e.json, '$.content') != '{}')")
             }
-            // Outside a transaction: checkpoint everything into the database file (whose freed
-            // pages secure_delete has zeroed) and truncate the log that held the old pages.
-            try await pool.barrierWriteWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
-            }
+            // Checkpoint everything into the database file (whose freed pages secure_delete has
+            // zeroed) and truncate the log that held the old pages.
+            try await checkpointer.truncate()
         }
     }
 }

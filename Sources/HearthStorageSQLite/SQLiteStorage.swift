@@ -56,7 +56,7 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
         federationInbox = SQLiteFederationInboxStore(pool: pool, quick: quick)
         keys = SQLiteKeyStore(pool: pool)
         federation = SQLiteFederationStore(pool: pool)
-        privacy = SQLitePrivacyStore(pool: pool)
+        privacy = SQLitePrivacyStore(pool: pool, checkpointer: checkpointer)
     }
 
     /// Applied migrations, oldest first (for diagnostics and tests).

@@ -1,6 +1,7 @@
 import Dispatch
 import GRDB
 import GRDBSQLite
+import HearthStorage
 import Synchronization
 
 /// Copies committed pages from the write-ahead log into the database file on a connection and
@@ -70,6 +71,27 @@ final class WALCheckpointer: Sendable {
             Unmanaged<WALCheckpointer>.fromOpaque(context).takeUnretainedValue().committed(walFrames: Int(frames))
             return SQLITE_OK
         }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Copies the whole log into the database file and truncates it to nothing (SQLite's
+    /// TRUNCATE checkpoint: it waits for readers and holds writers off meanwhile). It runs on
+    /// this object's connection and queue, after any passive checkpoint in progress: run from
+    /// another connection, it would find that checkpoint holding SQLite's checkpoint lock and
+    /// give up without truncating, leaving old pages (erased content) in the log.
+    func truncate() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            timer.async {
+                do {
+                    guard let connection = self.schedule.withLock({ $0.connection }) else {
+                        throw StorageError.backend("the checkpointing connection is not open")
+                    }
+                    _ = try connection.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+                    continuation.resume()
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
     }
 
     /// After a commit: the log now holds `walFrames` pages.

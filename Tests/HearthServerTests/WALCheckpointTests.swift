@@ -84,4 +84,20 @@ import Testing
         #expect(storage.checkpointer.completed.load(ordering: .relaxed) == 1)
         #expect(try Self.fileSize(path) > before + 1_200 * 4000)
     }
+
+    /// The erasure and expiry jobs truncate the log so that no old page survives in it; a
+    /// passive checkpoint in progress must not make that give up.
+    @Test func truncatingEmptiesTheLogEvenRightAfterAPassiveCheckpointStarts() async throws {
+        let path = try Self.temporaryPath()
+        let checkpointer = WALCheckpointer(thresholdFrames: 20, limitFrames: 40, quietPeriod: .seconds(3600))
+        let pool = try Self.pool(at: path, checkpointer)
+        // Past the limit: a passive checkpoint is scheduled at once; the truncation follows it.
+        try await Self.fill(pool, rows: 0..<100)
+        try await checkpointer.truncate()
+        #expect(try Self.fileSize(path + "-wal") == 0)
+        let rows = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM filler") }
+        #expect(rows == 100)
+        try await Self.waitFor { checkpointer.completed.load(ordering: .relaxed) > 0 }
+        #expect(checkpointer.completed.load(ordering: .relaxed) == 1)
+    }
 }
