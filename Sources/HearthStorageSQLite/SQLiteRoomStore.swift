@@ -277,11 +277,10 @@ final class SQLiteRoomStore: RoomStore, Sendable {
         return group
     }
 
-    /// One statement for all the entries: a room's full snapshot is thousands of them (a join
-    /// through another server writes the whole state at once).
+    /// A room's full snapshot is thousands of entries (a join through another server writes
+    /// the whole state at once): each is bound directly (`DirectStatement`).
     static func insertEntries(_ db: Database, group: StateGroupID, _ entries: [StateKey: EventID]) throws {
         if entries.isEmpty { return }
-        // A joined room's first snapshot has an entry per member: bound directly.
         let insert = try DirectStatement(
             db, sql: "INSERT INTO state_group_entries (state_group, type, state_key, event_id) VALUES (?, ?, ?, ?)")
         for (key, eventID) in entries {

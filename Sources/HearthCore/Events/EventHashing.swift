@@ -20,25 +20,11 @@ public enum EventHashing {
         return try stripped.canonicalBytes()
     }
 
-    /// The length of the whole event as canonical JSON, from its `contentBytes`: only the
-    /// members those leave out are encoded again (they are small; the content is not).
-    public static func canonicalSize(_ event: JSONObject, contentBytes: [UInt8]) throws(CanonicalJSONError) -> Int {
-        var size = contentBytes.count
-        var members = event.count - outsideContentHash.filter { event[$0] != nil }.count
-        for key in outsideContentHash {
-            guard let value = event[key] else { continue }
-            // `,"key":value` — no comma before the first member of an otherwise empty object.
-            size += (members > 0 ? 1 : 0) + key.utf8.count + 3 + (try value.canonicalBytes().count)
-            members += 1
-        }
-        return size
-    }
-
     /// The canonical encodings a received event's checks need, and its own: each written from
     /// one encoding of every top-level member, since canonical JSON lays out an object's
     /// members in the same order whichever of them are left out.
     public struct Encodings: Sendable {
-        /// The whole event, as canonical JSON: its size, and its JSON as stored.
+        /// The whole event, as canonical JSON (its length is the event's size).
         public var full: [UInt8]
         /// `contentBytes`: what the content hash covers.
         public var content: [UInt8]
@@ -50,6 +36,7 @@ public enum EventHashing {
     /// `contentBytes(_:)` and `referenceBytes(_:version:)`, for about half their work.
     public static func encodings(_ event: JSONObject, version: RoomVersion) throws(CanonicalJSONError) -> Encodings {
         let rules = version.redaction
+        let type = event["type"]?.stringValue ?? ""
         let capacity = 64 + event.members.count * 48
         var full: [UInt8] = [], content: [UInt8] = [], reference: [UInt8] = [], member: [UInt8] = []
         full.reserveCapacity(capacity * 2)
@@ -62,40 +49,42 @@ public enum EventHashing {
             if out.count > 1 { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: bytes)
         }
-        func encodedMember(_ key: String, _ value: JSONValue) throws(CanonicalJSONError) -> [UInt8] {
-            var bytes: [UInt8] = []
+        func write(_ key: String, _ value: JSONValue, into bytes: inout [UInt8]) throws(CanonicalJSONError) {
+            bytes.removeAll(keepingCapacity: true)
             JSONWriter.writeString(key, into: &bytes)
             bytes.append(UInt8(ascii: ":"))
             try JSONWriter.write(value, into: &bytes, canonical: true)
-            return bytes
         }
-        // The redacted form always has a `content`, even when the event has none.
+        // The redacted form always has a `content`, even when the event has none: written at
+        // its place among the kept members, or last.
+        func addRedactedContent(of original: JSONObject?) throws(CanonicalJSONError) {
+            var bytes: [UInt8] = []
+            try write("content", .object(Redaction.redactContent(original ?? JSONObject(), type: type, rules: rules)), into: &bytes)
+            add(bytes, to: &reference)
+        }
         var referenceHasContent = false
-        let type = event["type"]?.stringValue ?? ""
         for entry in event.members {
-            member.removeAll(keepingCapacity: true)
-            JSONWriter.writeString(entry.key, into: &member)
-            member.append(UInt8(ascii: ":"))
-            try JSONWriter.write(entry.value, into: &member, canonical: true)
+            try write(entry.key, entry.value, into: &member)
             add(member, to: &full)
             if !outsideContentHash.contains(entry.key) { add(member, to: &content) }
             guard entry.key != "signatures", entry.key != "unsigned", Redaction.keepsTopLevel(entry.key, rules: rules) else { continue }
             if !referenceHasContent, JSONObject.compare(entry.key, "content") >= 0 {
                 referenceHasContent = true
-                let original = entry.key == "content" ? entry.value.objectValue : nil
-                let redacted = Redaction.redactContent(original ?? JSONObject(), type: type, rules: rules)
-                if let original, redacted == original {
-                    add(member, to: &reference)
+                if entry.key == "content" {
+                    let original = entry.value.objectValue
+                    // Most events' content survives redaction whole: its encoding is reused.
+                    if let original, Redaction.redactContent(original, type: type, rules: rules) == original {
+                        add(member, to: &reference)
+                    } else {
+                        try addRedactedContent(of: original)
+                    }
                     continue
                 }
-                add(try encodedMember("content", .object(redacted)), to: &reference)
-                if entry.key == "content" { continue }
+                try addRedactedContent(of: nil)
             }
             add(member, to: &reference)
         }
-        if !referenceHasContent {
-            add(try encodedMember("content", .object(Redaction.redactContent(JSONObject(), type: type, rules: rules))), to: &reference)
-        }
+        if !referenceHasContent { try addRedactedContent(of: nil) }
         full.append(UInt8(ascii: "}"))
         content.append(UInt8(ascii: "}"))
         reference.append(UInt8(ascii: "}"))

@@ -65,7 +65,7 @@ public struct PDU: Sendable, Hashable {
     /// work, which would otherwise dominate reading a timeline.
     /// `referenceBytes`: the event's `EventHashing.referenceBytes`, when the caller encoded
     /// them already (to check signatures), so that the event ID need not encode them again.
-    /// `canonicalSize`: the event's length as canonical JSON, likewise (`EventHashing.canonicalSize`).
+    /// `canonicalSize`: the event's length as canonical JSON, likewise (`EventHashing.encodings`).
     public init(json: JSONObject, version: RoomVersion, storedEventID: EventID? = nil,
                 referenceBytes: [UInt8]? = nil, canonicalSize: Int? = nil) throws(EventFormatError) {
         if storedEventID == nil {

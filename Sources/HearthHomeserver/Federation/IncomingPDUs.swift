@@ -138,8 +138,8 @@ extension RoomFederation {
     struct EncodedPDU {
         var reference: [UInt8]?
         var content: [UInt8]?
-        /// The whole event, when it has a canonical form.
-        var full: [UInt8]?
+        /// The whole event's length as canonical JSON, when it has a canonical form.
+        var size: Int?
     }
 
     /// Check 1, with the encodings checks 2 and 3 reuse: the redacted form is what the
@@ -147,20 +147,19 @@ extension RoomFederation {
     /// whole event, whose length is its size.
     func decodeForChecks(_ json: JSONObject, version: RoomVersion) throws -> (PDU, EncodedPDU) {
         let encoded = if let all = try? EventHashing.encodings(json, version: version) {
-            EncodedPDU(reference: all.reference, content: all.content, full: all.full)
+            EncodedPDU(reference: all.reference, content: all.content, size: all.full.count)
         } else {
             // No canonical form of the whole event; its redacted form may still have one.
             EncodedPDU(reference: try? EventHashing.referenceBytes(json, version: version),
-                       content: try? EventHashing.contentBytes(json), full: nil)
+                       content: try? EventHashing.contentBytes(json), size: nil)
         }
         return (try decode(json, version: version, encoded: encoded), encoded)
     }
 
     /// Check 1: the event format of the room version.
     func decode(_ json: JSONObject, version: RoomVersion, encoded: EncodedPDU? = nil) throws -> PDU {
-        let size = encoded?.full?.count ?? encoded?.content.flatMap { try? EventHashing.canonicalSize(json, contentBytes: $0) }
         do {
-            return try PDU(json: json, version: version, referenceBytes: encoded?.reference, canonicalSize: size)
+            return try PDU(json: json, version: version, referenceBytes: encoded?.reference, canonicalSize: encoded?.size)
         } catch {
             throw DroppedPDU("invalid event: \(error.reason)")
         }

@@ -29,7 +29,7 @@ extension RoomFederation {
         try await storeFetchedEvents(fetched, ensuring: missing, room: pdu.roomID, version: pdu.roomVersion, from: origin)
     }
 
-    /// How many fetched events are checked, authorized and written as one step.
+    /// How many fetched events are checked and authorized as one step.
     static let outlierChunkSize = 500
 
     /// The positions of each chunk of a batch of `count` fetched events. The first chunk is
